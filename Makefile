@@ -1,0 +1,54 @@
+# Every target installs what it needs: a fresh clone needs only python3, node/npm and make.
+SHELL := /bin/bash
+PYTHON ?= python3
+VENV := .venv
+BIN := $(VENV)/bin
+PORT ?= 3000
+STAGE ?= dev
+REQ_HASH := $(shell cat requirements.txt requirements-dev.txt | sha1sum | cut -c1-12)
+STAMP := $(VENV)/.installed-$(REQ_HASH)
+export JSII_SILENCE_WARNING_END_OF_LIFE_NODE_VERSION := 20
+export PIP_DISABLE_PIP_VERSION_CHECK := 1
+
+.PHONY: install dev test lint format build synth deploy bench redrive clean
+
+$(STAMP): requirements.txt requirements-dev.txt
+	@test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
+	$(BIN)/python -m pip install -q -r requirements-dev.txt
+	@rm -f $(VENV)/.installed-* && touch $(STAMP)
+
+install: $(STAMP)
+
+node_modules/.installed: package.json package-lock.json
+	npm ci --no-audit --no-fund --loglevel=error
+	@touch $@
+
+## make dev: the whole service on http://127.0.0.1:$(PORT) (DATA_DIR=dir keeps state across restarts)
+dev: install
+	$(BIN)/python -m local_cloud --port $(PORT) $(if $(DATA_DIR),--data-dir $(DATA_DIR))
+
+## make test: unit, integration, end-to-end and infrastructure tests
+test: install
+	$(BIN)/python -m pytest
+
+lint: install
+	$(BIN)/ruff check .
+	$(BIN)/ruff format --check .
+	$(BIN)/mypy
+
+format: install
+	$(BIN)/ruff check --fix .
+	$(BIN)/ruff format .
+
+## make build: the Lambda layer and function assets, without Docker
+build: install
+	$(BIN)/python scripts/build_assets.py
+
+synth: build node_modules/.installed
+	npx cdk synth --context stage=$(STAGE) --quiet
+
+deploy: build node_modules/.installed
+	npx cdk deploy --context stage=$(STAGE)
+
+clean:
+	rm -rf cdk.out .build .pytest_cache .mypy_cache .ruff_cache

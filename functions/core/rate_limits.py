@@ -1,0 +1,79 @@
+"""Per-user rate limits, charged inside the same DynamoDB transaction as the write they guard.
+
+Fixed windows: the item ``<action>#<user_id>#<window_start>`` counts the writes in that window, and the
+charge is a conditional ``ADD count 1`` that fails once the count reached the limit. Because the
+charge is one of the transaction's items, a burst of concurrent requests cannot overshoot, and a
+write that fails for another reason does not use up quota. Items expire with TTL after the window.
+"""
+
+from __future__ import annotations
+
+import time
+from dataclasses import dataclass
+
+from pynamodb.attributes import NumberAttribute, UnicodeAttribute
+from pynamodb.models import Model
+from pynamodb.transactions import TransactWrite
+
+from functions.core.dynamo import REGION, FromEnv
+from functions.core.errors import RateLimited
+
+
+@dataclass(frozen=True)
+class Limit:
+    action: str
+    max_count: int
+    window_seconds: int
+
+
+TWEETS = Limit("tweets", 300, 3 * 3600)
+FOLLOWS = Limit("follows", 400, 24 * 3600)
+
+
+class RateLimitRecord(Model):
+    class Meta:
+        table_name = FromEnv("RATE_LIMITS_TABLE_NAME")
+        region = REGION
+
+    pk = UnicodeAttribute(hash_key=True)
+    count = NumberAttribute(default=0)
+    expires_at = NumberAttribute()
+
+
+@dataclass(frozen=True)
+class Charge:
+    """One unit of quota, ready to be added to a transaction."""
+
+    limit: Limit
+    user_id: str
+    now: float
+
+    @property
+    def window_start(self) -> int:
+        return int(self.now) - int(self.now) % self.limit.window_seconds
+
+    @property
+    def retry_after(self) -> int:
+        return self.window_start + self.limit.window_seconds - int(self.now)
+
+    def add_to(self, tx: TransactWrite) -> None:
+        record = RateLimitRecord(pk=f"{self.limit.action}#{self.user_id}#{self.window_start}")
+        tx.update(
+            record,
+            actions=[
+                RateLimitRecord.count.add(1),
+                RateLimitRecord.expires_at.set(self.window_start + self.limit.window_seconds + 3600),
+            ],
+            condition=RateLimitRecord.count.does_not_exist() | (RateLimitRecord.count < self.limit.max_count),
+        )
+
+    def exceeded(self) -> RateLimited:
+        return RateLimited(
+            f"Rate limit reached: at most {self.limit.max_count} {self.limit.action} per "
+            f"{self.limit.window_seconds // 3600} hours.",
+            retry_after_seconds=self.retry_after,
+        )
+
+
+def charge(limit: Limit, user_id: str, now: float | None = None) -> Charge:
+    return Charge(limit, user_id, time.time() if now is None else now)

@@ -1,0 +1,12 @@
+"""Every domain's router, for the one OpenAPI document that describes the whole API."""
+
+from __future__ import annotations
+
+from aws_lambda_powertools.event_handler.api_gateway import Router
+
+
+def domain_routers() -> list[Router]:
+    # Imported here, not at module import, so /health stays cheap on a cold start.
+    from functions.users.handlers.routes import router as users
+
+    return [users]

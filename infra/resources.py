@@ -1,0 +1,315 @@
+"""The one definition of every resource the service uses.
+
+Both the CDK stack (``infra/stack.py`` and its constructs) and the local runtime (``local_cloud``)
+are derived from the objects below: tables with their keys, indexes, streams and TTL; queues with
+their DLQs; buckets; API routes; and event-source mappings with their retry settings.
+
+This module must stay importable without aws-cdk-lib (the local runtime and the tests use it), so it
+only holds plain frozen dataclasses.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Literal
+
+BASE_PATH = "/api/v1"
+"""Every public route lives under this prefix."""
+
+MAX_BODY_BYTES = 10 * 1024 * 1024
+"""API Gateway's payload limit; the local gateway enforces the same number (413 above it)."""
+
+KeyType = Literal["S", "N", "B"]
+StreamView = Literal["NEW_AND_OLD_IMAGES", "NEW_IMAGE", "OLD_IMAGE", "KEYS_ONLY"]
+
+
+@dataclass(frozen=True)
+class Key:
+    name: str
+    type: KeyType = "S"
+
+
+@dataclass(frozen=True)
+class Index:
+    name: str
+    partition_key: Key
+    sort_key: Key | None = None
+    local: bool = False  # a local secondary index shares the table's partition key
+
+
+@dataclass(frozen=True)
+class Table:
+    logical_id: str
+    """Construct id in CDK and the physical table name locally."""
+    env_var: str
+    """Environment variable that carries the physical name to the functions."""
+    partition_key: Key
+    sort_key: Key | None = None
+    indexes: tuple[Index, ...] = ()
+    stream: StreamView | None = None
+    ttl_attribute: str | None = None
+
+
+@dataclass(frozen=True)
+class Queue:
+    logical_id: str
+    env_var: str
+    visibility_timeout_seconds: int = 60
+    max_receive_count: int = 5
+    """Receives before a message moves to the DLQ."""
+    retention_seconds: int = 4 * 24 * 3600
+    dlq_retention_seconds: int = 14 * 24 * 3600
+
+    @property
+    def dlq_logical_id(self) -> str:
+        return f"{self.logical_id}-dlq"
+
+
+@dataclass(frozen=True)
+class Bucket:
+    logical_id: str
+    env_var: str
+
+
+@dataclass(frozen=True)
+class Function:
+    """One Lambda function: its handler and the resources it may touch (least privilege)."""
+
+    name: str
+    handler: str
+    """Dotted path ``functions.<domain>.handlers.<module>.<callable>`` from the repository root."""
+    memory_mb: int = 512
+    timeout_seconds: int = 10
+    reads: tuple[str, ...] = ()
+    """Logical ids of tables the function reads."""
+    writes: tuple[str, ...] = ()
+    """Logical ids of tables the function reads and writes."""
+    sends_to: tuple[str, ...] = ()
+    """Logical ids of queues the function sends messages to."""
+    buckets: tuple[str, ...] = ()
+    cognito: tuple[str, ...] = ()
+    """Cognito user pool actions the function calls (``cognito-idp:<Action>``)."""
+    environment: tuple[tuple[str, str], ...] = ()
+
+
+@dataclass(frozen=True)
+class Route:
+    method: Literal["GET", "POST", "PUT", "PATCH", "DELETE"]
+    path: str
+    """Path below BASE_PATH, with ``{name}`` parameters as API Gateway writes them."""
+    function: str
+    auth: bool = True
+
+
+@dataclass(frozen=True)
+class EventSourceMapping:
+    """How a function consumes a table's stream or a queue; both CDK and the local pollers honour it."""
+
+    function: str
+    source: str
+    """Logical id of a Table (its stream) or a Queue."""
+    kind: Literal["stream", "queue"]
+    batch_size: int = 10
+    max_batching_window_seconds: int = 0
+    report_batch_item_failures: bool = True
+    # Stream-only settings (queues retry through visibility timeout and the DLQ instead).
+    retry_attempts: int = 3
+    bisect_on_error: bool = True
+    max_record_age_seconds: int = 3600
+    on_failure: str | None = None
+    """Logical id of the queue that receives the metadata of stream records that exhausted retries."""
+    starting_position: Literal["TRIM_HORIZON", "LATEST"] = "TRIM_HORIZON"
+
+
+@dataclass(frozen=True)
+class CognitoPool:
+    logical_id: str = "users"
+    pool_env_var: str = "USER_POOL_ID"
+    client_env_var: str = "USER_POOL_CLIENT_ID"
+    password_min_length: int = 8
+    require_lowercase: bool = True
+    require_uppercase: bool = True
+    require_digits: bool = True
+    require_symbols: bool = True
+    access_token_minutes: int = 60
+    refresh_token_days: int = 30
+
+
+@dataclass(frozen=True)
+class ServiceSpec:
+    tables: tuple[Table, ...]
+    queues: tuple[Queue, ...]
+    buckets: tuple[Bucket, ...]
+    functions: tuple[Function, ...]
+    routes: tuple[Route, ...]
+    mappings: tuple[EventSourceMapping, ...]
+    user_pool: CognitoPool = field(default_factory=CognitoPool)
+
+    def table(self, logical_id: str) -> Table:
+        return _find(self.tables, logical_id)
+
+    def queue(self, logical_id: str) -> Queue:
+        return _find(self.queues, logical_id)
+
+    def function(self, name: str) -> Function:
+        for fn in self.functions:
+            if fn.name == name:
+                return fn
+        raise KeyError(name)
+
+
+def _find(items: tuple[Table, ...] | tuple[Queue, ...], logical_id: str):  # type: ignore[no-untyped-def]
+    for item in items:
+        if item.logical_id == logical_id:
+            return item
+    raise KeyError(logical_id)
+
+
+# --------------------------------------------------------------------------------------------------
+# Tables. Each domain owns its tables; see docs/architecture.md for keys and access patterns.
+# --------------------------------------------------------------------------------------------------
+USERS = Table(
+    logical_id="users",
+    env_var="USERS_TABLE_NAME",
+    partition_key=Key("pk"),
+    # Profiles live at pk=<user_id>; uniqueness claims at pk=username#<lower> and pk=email#<lower>.
+    stream="NEW_AND_OLD_IMAGES",
+)
+IDEMPOTENCY = Table(
+    logical_id="idempotency",
+    env_var="IDEMPOTENCY_TABLE_NAME",
+    partition_key=Key("id"),
+    ttl_attribute="expiration",
+)
+RATE_LIMITS = Table(
+    logical_id="rate-limits",
+    env_var="RATE_LIMITS_TABLE_NAME",
+    partition_key=Key("pk"),
+    ttl_attribute="expires_at",
+)
+
+TWEETS = Table(
+    logical_id="tweets",
+    env_var="TWEETS_TABLE_NAME",
+    partition_key=Key("tweet_id"),
+    # Tweets, replies and retweets (kind="retweet", retweet_of=<original id>) are all items here.
+    indexes=(
+        Index("by_author", Key("author_id"), Key("tweet_id")),
+        Index("by_reply_to", Key("reply_to"), Key("tweet_id")),
+    ),
+    stream="NEW_AND_OLD_IMAGES",
+)
+FOLLOWS = Table(
+    logical_id="follows",
+    env_var="FOLLOWS_TABLE_NAME",
+    partition_key=Key("follower_id"),
+    sort_key=Key("followee_id"),
+    indexes=(
+        Index("by_followee", Key("followee_id"), Key("follow_seq")),
+        Index("by_follow_time", Key("follower_id"), Key("follow_seq"), local=True),
+    ),
+    stream="NEW_AND_OLD_IMAGES",
+)
+ENGAGEMENTS = Table(
+    logical_id="engagements",
+    env_var="ENGAGEMENTS_TABLE_NAME",
+    partition_key=Key("tweet_id"),
+    sort_key=Key("sk"),
+    # sk = like#<user_id> | retweet#<user_id>: one item per user and kind, so counts are exact.
+    stream="NEW_AND_OLD_IMAGES",
+)
+
+TABLES: tuple[Table, ...] = (USERS, IDEMPOTENCY, RATE_LIMITS, TWEETS, FOLLOWS, ENGAGEMENTS)
+STREAM_FAILURES = Queue(
+    logical_id="stream-failures",
+    env_var="STREAM_FAILURES_QUEUE_URL",
+    # On-failure destination of every stream mapping: holds the batch coordinates of records that
+    # exhausted their retries, for inspection and replay.
+)
+
+QUEUES: tuple[Queue, ...] = (STREAM_FAILURES,)
+BUCKETS: tuple[Bucket, ...] = ()
+
+# --------------------------------------------------------------------------------------------------
+# Functions and routes.
+# --------------------------------------------------------------------------------------------------
+_COGNITO_AUTH = (
+    "SignUp",
+    "AdminConfirmSignUp",
+    "AdminDeleteUser",
+    "AdminGetUser",
+    "InitiateAuth",
+)
+
+FUNCTIONS: tuple[Function, ...] = (
+    Function(
+        name="users-api",
+        handler="functions.users.handlers.api.lambda_handler",
+        writes=("users",),
+        reads=("follows",),
+        cognito=_COGNITO_AUTH,
+    ),
+    Function(
+        name="tweets-api",
+        handler="functions.tweets.handlers.api.lambda_handler",
+        writes=("tweets", "engagements", "users", "rate-limits"),
+    ),
+    Function(
+        name="graph-api",
+        handler="functions.graph.handlers.api.lambda_handler",
+        writes=("follows", "users", "rate-limits"),
+    ),
+    Function(
+        name="tweets-cleanup",
+        handler="functions.tweets.handlers.cleanup.lambda_handler",
+        writes=("tweets", "engagements", "idempotency"),
+        timeout_seconds=60,
+    ),
+    Function(name="docs-api", handler="functions.docs.handlers.api.lambda_handler", memory_mb=256),
+)
+
+ROUTES: tuple[Route, ...] = (
+    Route("GET", "/health", "docs-api", auth=False),
+    Route("GET", "/openapi.json", "docs-api", auth=False),
+    Route("POST", "/auth/signup", "users-api", auth=False),
+    Route("POST", "/auth/login", "users-api", auth=False),
+    Route("POST", "/auth/refresh", "users-api", auth=False),
+    Route("GET", "/users/me", "users-api"),
+    Route("PATCH", "/users/me", "users-api"),
+    Route("GET", "/users/{user_id}", "users-api"),
+    Route("GET", "/users/by/username/{username}", "users-api"),
+    Route("POST", "/users/{user_id}/follow", "graph-api"),
+    Route("DELETE", "/users/{user_id}/follow", "graph-api"),
+    Route("GET", "/users/{user_id}/followers", "graph-api"),
+    Route("GET", "/users/{user_id}/following", "graph-api"),
+    Route("POST", "/tweets", "tweets-api"),
+    Route("GET", "/tweets/{tweet_id}", "tweets-api"),
+    Route("DELETE", "/tweets/{tweet_id}", "tweets-api"),
+    Route("GET", "/tweets/{tweet_id}/replies", "tweets-api"),
+    Route("POST", "/tweets/{tweet_id}/like", "tweets-api"),
+    Route("DELETE", "/tweets/{tweet_id}/like", "tweets-api"),
+    Route("POST", "/tweets/{tweet_id}/retweet", "tweets-api"),
+    Route("DELETE", "/tweets/{tweet_id}/retweet", "tweets-api"),
+    Route("GET", "/timeline/user/{user_id}", "tweets-api"),
+)
+
+MAPPINGS: tuple[EventSourceMapping, ...] = (
+    EventSourceMapping(
+        function="tweets-cleanup",
+        source="tweets",
+        kind="stream",
+        batch_size=50,
+        max_batching_window_seconds=1,
+        on_failure="stream-failures",
+    ),
+)
+
+SPEC = ServiceSpec(
+    tables=TABLES,
+    queues=QUEUES,
+    buckets=BUCKETS,
+    functions=FUNCTIONS,
+    routes=ROUTES,
+    mappings=MAPPINGS,
+)
+"""The whole service. CDK and the local runtime both read this object and nothing else."""
