@@ -1,0 +1,79 @@
+"""``python -m local_cloud``: the whole service on one machine, no AWS account needed (``make dev``)."""
+
+from __future__ import annotations
+
+import argparse
+import logging
+import os
+import signal
+import sys
+import threading
+import time
+
+from local_cloud.runtime import LocalCloud
+
+
+def _parse(argv: list[str]) -> argparse.Namespace:
+    parser = argparse.ArgumentParser(prog="python -m local_cloud", description=__doc__)
+    parser.add_argument("--host", default="127.0.0.1")
+    parser.add_argument("--port", type=int, default=int(os.environ.get("PORT", "3000")))
+    parser.add_argument("--data-dir", default=None, help="keep state here across restarts (default: fresh)")
+    parser.add_argument(
+        "--aws-endpoint",
+        default=os.environ.get("CHIRP_AWS_ENDPOINT"),
+        help="use this AWS endpoint (DynamoDB Local, LocalStack) instead of the embedded moto",
+    )
+    parser.add_argument("--no-pollers", action="store_true", help="do not run stream and queue consumers")
+    return parser.parse_args(argv)
+
+
+def _banner(base: str) -> str:
+    return f"""
+Chirp is running at {base}
+  API docs (Swagger UI): {base}/docs      OpenAPI: {base}/openapi.json
+
+Try it:
+  curl -s {base}/health
+  curl -s -X POST {base}/auth/signup -H 'Content-Type: application/json' \\
+       -d '{{"username": "alice", "email": "alice@example.com", "password": "Sup3r-secret!"}}'
+  TOKEN=$(curl -s -X POST {base}/auth/login -H 'Content-Type: application/json' \\
+       -d '{{"username": "alice", "password": "Sup3r-secret!"}}' | python3 -c 'import sys,json; print(json.load(sys.stdin)["access_token"])')
+  curl -s {base}/users/me -H "Authorization: Bearer $TOKEN"
+  curl -s -X PATCH {base}/users/me -H "Authorization: Bearer $TOKEN" -H 'Content-Type: application/json' \\
+       -d '{{"bio": "hello from the local cloud"}}'
+
+Press Ctrl-C to stop.
+"""
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = _parse(sys.argv[1:] if argv is None else argv)
+    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(name)s %(levelname)s %(message)s")
+    started = time.monotonic()
+    cloud = LocalCloud(
+        host=args.host,
+        port=args.port,
+        endpoint_url=args.aws_endpoint,
+        data_dir=args.data_dir,
+        start_pollers=not args.no_pollers,
+    )
+    stop = threading.Event()
+    for sig in (signal.SIGINT, signal.SIGTERM):
+        signal.signal(sig, lambda *_: stop.set())
+    try:
+        cloud.start()
+    except OSError as exc:
+        print(f"cannot start: {exc} (is port {args.port} in use? set PORT=...)", file=sys.stderr)
+        cloud.stop()
+        return 1
+    print(_banner(cloud.base_url), flush=True)
+    print(f"started in {time.monotonic() - started:.2f} s", flush=True)
+    stop.wait()
+    print("\nstopping...", flush=True)
+    cloud.stop()
+    print("stopped", flush=True)
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
