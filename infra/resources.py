@@ -219,7 +219,17 @@ ENGAGEMENTS = Table(
     stream="NEW_AND_OLD_IMAGES",
 )
 
-TABLES: tuple[Table, ...] = (USERS, IDEMPOTENCY, RATE_LIMITS, TWEETS, FOLLOWS, ENGAGEMENTS)
+TIMELINES = Table(
+    logical_id="timelines",
+    env_var="TIMELINES_TABLE_NAME",
+    partition_key=Key("user_id"),
+    sort_key=Key("entry_id"),
+    # Cached home timelines: one item per entry (the tweet or retweet id that put it there), trimmed
+    # to TIMELINE_MAX_ITEMS per user by the fan-out worker.
+    ttl_attribute="expires_at",
+)
+
+TABLES: tuple[Table, ...] = (USERS, IDEMPOTENCY, RATE_LIMITS, TWEETS, FOLLOWS, ENGAGEMENTS, TIMELINES)
 STREAM_FAILURES = Queue(
     logical_id="stream-failures",
     env_var="STREAM_FAILURES_QUEUE_URL",
@@ -227,7 +237,15 @@ STREAM_FAILURES = Queue(
     # exhausted their retries, for inspection and replay.
 )
 
-QUEUES: tuple[Queue, ...] = (STREAM_FAILURES,)
+FANOUT = Queue(
+    logical_id="fanout",
+    env_var="FANOUT_QUEUE_URL",
+    # Each message carries one chunk of follower ids for one timeline change (add or remove).
+    visibility_timeout_seconds=60,
+    max_receive_count=5,
+)
+
+QUEUES: tuple[Queue, ...] = (STREAM_FAILURES, FANOUT)
 BUCKETS: tuple[Bucket, ...] = ()
 
 # --------------------------------------------------------------------------------------------------
@@ -265,6 +283,27 @@ FUNCTIONS: tuple[Function, ...] = (
         writes=("tweets", "engagements", "idempotency"),
         timeout_seconds=60,
     ),
+    Function(
+        name="timeline-api",
+        handler="functions.timeline.handlers.api.lambda_handler",
+        reads=("tweets", "follows", "engagements"),
+        writes=("timelines", "users"),
+    ),
+    Function(
+        name="fanout-dispatcher",
+        handler="functions.timeline.handlers.dispatcher.lambda_handler",
+        reads=("follows", "users", "tweets"),
+        writes=("timelines", "idempotency"),
+        sends_to=("fanout",),
+        timeout_seconds=60,
+    ),
+    Function(
+        name="fanout-worker",
+        handler="functions.timeline.handlers.worker.lambda_handler",
+        reads=("tweets",),
+        writes=("timelines", "idempotency"),
+        timeout_seconds=30,
+    ),
     Function(name="docs-api", handler="functions.docs.handlers.api.lambda_handler", memory_mb=256),
 )
 
@@ -291,6 +330,7 @@ ROUTES: tuple[Route, ...] = (
     Route("POST", "/tweets/{tweet_id}/retweet", "tweets-api"),
     Route("DELETE", "/tweets/{tweet_id}/retweet", "tweets-api"),
     Route("GET", "/timeline/user/{user_id}", "tweets-api"),
+    Route("GET", "/timeline/home", "timeline-api"),
 )
 
 MAPPINGS: tuple[EventSourceMapping, ...] = (
@@ -302,6 +342,23 @@ MAPPINGS: tuple[EventSourceMapping, ...] = (
         max_batching_window_seconds=1,
         on_failure="stream-failures",
     ),
+    EventSourceMapping(
+        function="fanout-dispatcher",
+        source="tweets",
+        kind="stream",
+        batch_size=100,
+        max_batching_window_seconds=0,
+        on_failure="stream-failures",
+    ),
+    EventSourceMapping(
+        function="fanout-dispatcher",
+        source="follows",
+        kind="stream",
+        batch_size=100,
+        max_batching_window_seconds=0,
+        on_failure="stream-failures",
+    ),
+    EventSourceMapping(function="fanout-worker", source="fanout", kind="queue", batch_size=10),
 )
 
 SPEC = ServiceSpec(
