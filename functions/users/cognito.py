@@ -7,7 +7,6 @@ from functools import lru_cache
 from typing import Any
 
 import boto3
-import jwt
 from botocore.exceptions import ClientError
 
 from functions.core.errors import (
@@ -113,6 +112,8 @@ class CognitoUserPool:
 
     @staticmethod
     def _tokens(result: dict[str, Any], refresh_token: str | None) -> IssuedTokens:
+        import jwt  # only log-in and refresh need it; keeps PyJWT/cryptography off the cold-start path
+
         access = str(result["AccessToken"])
         # The token came straight from Cognito over TLS in this very call, so reading its claims
         # without verifying the signature is safe; API Gateway verifies it on every later request.
