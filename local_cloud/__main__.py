@@ -37,7 +37,8 @@ Try it:
   curl -s -X POST {base}/auth/signup -H 'Content-Type: application/json' \\
        -d '{{"username": "alice", "email": "alice@example.com", "password": "Sup3r-secret!"}}'
   TOKEN=$(curl -s -X POST {base}/auth/login -H 'Content-Type: application/json' \\
-       -d '{{"username": "alice", "password": "Sup3r-secret!"}}' | python3 -c 'import sys,json; print(json.load(sys.stdin)["access_token"])')
+       -d '{{"username": "alice", "password": "Sup3r-secret!"}}' \\
+       | python3 -c 'import json, sys; print(json.load(sys.stdin)["access_token"])')
   curl -s {base}/users/me -H "Authorization: Bearer $TOKEN"
   curl -s -X PATCH {base}/users/me -H "Authorization: Bearer $TOKEN" -H 'Content-Type: application/json' \\
        -d '{{"bio": "hello from the local cloud"}}'

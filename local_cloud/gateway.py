@@ -23,7 +23,7 @@ from werkzeug.routing import Map, Rule
 from werkzeug.wrappers import Request, Response
 
 from infra.resources import BASE_PATH, MAX_BODY_BYTES, Route, ServiceSpec
-from local_cloud.lambda_runtime import LocalContext, resolve_handler
+from local_cloud.lambda_runtime import LazyHandler, LocalLambdaContext
 
 _TEXT_TYPES = ("application/json", "text/", "application/x-www-form-urlencoded", "application/xml")
 
@@ -79,13 +79,21 @@ class LocalGateway:
         self.spec = spec
         self.verifier = verifier
         self.stage = stage
+        self._handlers: dict[str, LazyHandler] = {}
         self.url_map = Map(
             [Rule(_path_rule(r), methods=[r.method], endpoint=r) for r in spec.routes],
             strict_slashes=False,
             merge_slashes=False,
         )
         # Local extras that the stack does not deploy: Swagger UI is served by the docs function.
-        self.url_map.add(Rule(BASE_PATH + "/docs", methods=["GET"], endpoint=Route("GET", "/docs", "docs-api", False)))
+        self.url_map.add(
+            Rule(BASE_PATH + "/docs", methods=["GET"], endpoint=Route("GET", "/docs", "docs-api", False))
+        )
+
+    def _handler(self, dotted: str) -> LazyHandler:
+        if dotted not in self._handlers:
+            self._handlers[dotted] = LazyHandler(dotted)
+        return self._handlers[dotted]
 
     def __call__(self, environ: dict[str, Any], start_response: Any) -> Any:
         request = Request(environ)
@@ -109,9 +117,9 @@ class LocalGateway:
                 return _error(401, "unauthorized", "A valid access token is required.")
         event = self.proxy_event(request, route, params, body, claims)
         function = self.spec.function(route.function)
-        context = LocalContext(function.name, function.memory_mb, function.timeout_seconds)
+        context = LocalLambdaContext(function.name, function.memory_mb, function.timeout_seconds)
         try:
-            result = resolve_handler(function.handler)(event, context)
+            result = self._handler(function.handler)(event, context)
         except Exception:  # noqa: BLE001 - like API Gateway: a crashed integration is a 502
             return _error(502, "internal_error", "The function failed.")
         return self.http_response(result)
@@ -135,7 +143,7 @@ class LocalGateway:
             "path": request.path,
             "httpMethod": request.method,
             "headers": dict(request.headers.items()) or None,
-            "multiValueHeaders": {k: request.headers.getlist(k) for k in request.headers.keys()} or None,
+            "multiValueHeaders": {k: request.headers.getlist(k) for k in request.headers.keys()} or None,  # noqa: SIM118 - Headers iterates pairs
             "queryStringParameters": {k: v[-1] for k, v in multi_query.items()} if multi_query else None,
             "multiValueQueryStringParameters": multi_query,
             "pathParameters": params or None,
@@ -148,7 +156,10 @@ class LocalGateway:
                 "requestId": str(uuid.uuid4()),
                 "requestTime": now.strftime("%d/%b/%Y:%H:%M:%S +0000"),
                 "requestTimeEpoch": int(time.time() * 1000),
-                "identity": {"sourceIp": request.remote_addr or "127.0.0.1", "userAgent": request.user_agent.string},
+                "identity": {
+                    "sourceIp": request.remote_addr or "127.0.0.1",
+                    "userAgent": request.user_agent.string,
+                },
                 "authorizer": {"claims": {k: _claim_str(v) for k, v in claims.items()}} if claims else None,
                 "accountId": "123456789012",
                 "apiId": "local",
@@ -177,4 +188,10 @@ class LocalGateway:
 
 def _claim_str(value: Any) -> str:
     # API Gateway hands claims to the integration as strings.
-    return value if isinstance(value, str) else json.dumps(value) if isinstance(value, (list, dict)) else str(value)
+    return (
+        value
+        if isinstance(value, str)
+        else json.dumps(value)
+        if isinstance(value, (list, dict))
+        else str(value)
+    )

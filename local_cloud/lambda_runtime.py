@@ -1,41 +1,77 @@
-"""Invoking Lambda handlers in-process, the way the Lambda runtime would."""
+"""Invoking Lambda handlers in-process, the way the Lambda runtime would (gateway and pollers share it)."""
 
 from __future__ import annotations
 
 import importlib
+import threading
 import time
 import uuid
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from functools import lru_cache
 from typing import Any
 
+from local_cloud.aws import ACCOUNT_ID
+
 Handler = Callable[[dict[str, Any], Any], Any]
+"""A Lambda handler: ``handler(event, context)``; its return value is the Lambda response."""
 
 
-@lru_cache(maxsize=None)
 def resolve_handler(dotted: str) -> Handler:
-    """Import ``package.module.callable`` on first use, like Lambda's ``handler`` setting."""
-    module_name, _, attr = dotted.rpartition(".")
-    return getattr(importlib.import_module(module_name), attr)  # type: ignore[no-any-return]
+    """Import ``package.module.callable`` (a ``Function.handler`` path) and return the callable."""
+    module_name, _, attribute = dotted.rpartition(".")
+    if not module_name:
+        raise ValueError(f"handler path needs a module and a callable: {dotted!r}")
+    handler = getattr(importlib.import_module(module_name), attribute)
+    if not callable(handler):
+        raise TypeError(f"{dotted} is not callable")
+    return handler  # type: ignore[no-any-return]
+
+
+class LazyHandler:
+    """A handler imported on first use, so starting the pollers never imports function code."""
+
+    def __init__(self, dotted: str) -> None:
+        self.dotted = dotted
+        self._handler: Handler | None = None
+        self._lock = threading.Lock()
+
+    def __call__(self, event: dict[str, Any], context: Any) -> Any:
+        with self._lock:
+            if self._handler is None:
+                self._handler = resolve_handler(self.dotted)
+        return self._handler(event, context)
 
 
 @dataclass
-class LocalContext:
-    """The attributes of the Lambda context object that Powertools and handlers read."""
+class LocalLambdaContext:
+    """The attributes of Lambda's context object that handlers and Powertools read."""
 
     function_name: str
     memory_limit_in_mb: int = 512
     timeout_seconds: int = 10
-    aws_request_id: str = field(default_factory=lambda: str(uuid.uuid4()))
+    region: str = "us-east-1"
     function_version: str = "$LATEST"
-    log_group_name: str = ""
-    log_stream_name: str = ""
-    _started: float = field(default_factory=time.monotonic)
+    aws_request_id: str = field(default_factory=lambda: str(uuid.uuid4()))
+    _started: float = field(default_factory=time.monotonic, repr=False)
 
     @property
     def invoked_function_arn(self) -> str:
-        return f"arn:aws:lambda:us-east-1:123456789012:function:{self.function_name}"
+        return function_arn(self.function_name, self.region)
+
+    @property
+    def log_group_name(self) -> str:
+        return f"/aws/lambda/{self.function_name}"
+
+    @property
+    def log_stream_name(self) -> str:
+        return f"local/{self.function_name}"
 
     def get_remaining_time_in_millis(self) -> int:
-        return max(0, int((self.timeout_seconds - (time.monotonic() - self._started)) * 1000))
+        """Milliseconds left before the function's timeout (not enforced locally)."""
+        elapsed = time.monotonic() - self._started
+        return max(0, int((self.timeout_seconds - elapsed) * 1000))
+
+
+def function_arn(function_name: str, region: str) -> str:
+    """The ARN the local cloud uses for a function (moto's default account)."""
+    return f"arn:aws:lambda:{region}:{ACCOUNT_ID}:function:{function_name}"

@@ -92,8 +92,12 @@ class LocalCloud:
         if self.start_pollers and self.spec.mappings:
             from local_cloud.pollers import PollerGroup
 
-            self.pollers = PollerGroup.for_spec(self.spec, self.aws, self.provisioned)
+            checkpoints = self._persistence.checkpoints if self._persistence is not None else None
+            self.pollers = PollerGroup.for_spec(self.spec, self.aws, self.provisioned, checkpoints=checkpoints)
             self.pollers.start()
+            if self._persistence is not None:
+                # Stream positions are saved with each snapshot, so a restart does not replay streams.
+                self._persistence.track(self.pollers)
         if self._persistence is not None:
             self._persistence.start_autosave()
         return self
@@ -114,14 +118,14 @@ class LocalCloud:
         return True if self.pollers is None else bool(self.pollers.wait_idle(timeout))
 
     def stop(self) -> None:
-        if self.pollers is not None:
-            self.pollers.stop()
         if self._server is not None:
             self._server.shutdown()
             self._server.server_close()
+        if self.pollers is not None:
+            self.pollers.stop()
         if self._persistence is not None:
-            self._persistence.save()
             self._persistence.stop_autosave()
+            self._persistence.save()
         self.aws.stop()
 
     def __enter__(self) -> LocalCloud:

@@ -41,8 +41,13 @@ def _validation_details(exc: RequestValidationError) -> list[dict[str, Any]]:
     details = []
     for err in exc.errors():
         loc = [str(part) for part in err.get("loc", ()) if part != "body"]
-        details.append({"field": ".".join(loc) or "body", "issue": err.get("type", "invalid"),
-                        "message": str(err.get("msg", "invalid value"))})
+        details.append(
+            {
+                "field": ".".join(loc) or "body",
+                "issue": err.get("type", "invalid"),
+                "message": str(err.get("msg", "invalid value")),
+            }
+        )
     return details
 
 

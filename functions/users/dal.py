@@ -14,7 +14,7 @@ from datetime import UTC, datetime
 
 from pynamodb.attributes import NumberAttribute, UnicodeAttribute
 from pynamodb.connection import Connection
-from pynamodb.exceptions import DoesNotExist, TransactWriteError
+from pynamodb.exceptions import DeleteError, DoesNotExist, TransactWriteError
 from pynamodb.models import Model
 from pynamodb.transactions import TransactWrite
 
@@ -98,8 +98,9 @@ class UserRepository:
         for key in (username_key(username), email_key(email)):
             try:
                 ClaimRecord(pk=key).delete(condition=ClaimRecord.user_id == "")
-            except Exception:  # noqa: BLE001 - best effort: a claim already owned must stay
-                continue
+            except DeleteError as exc:
+                if not _is_conditional_failure(exc):  # a claim already owned by a profile must stay
+                    raise
 
     def create_profile(self, profile: UserRecord, email: str) -> None:
         """Write the profile and bind both claims to it, atomically (1 TransactWriteItems, 3 items)."""

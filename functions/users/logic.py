@@ -13,6 +13,9 @@ from functions.users.models import ProfileUpdate, SignUpRequest, User, UserSumma
 AvatarResolver = Callable[[str, str], str]
 """(caller_id, media_id) -> avatar URL; raises a DomainError when the media is not the caller's."""
 
+FollowChecker = Callable[[str, str], bool]
+"""(follower_id, followee_id) -> whether the first user follows the second (the graph domain answers)."""
+
 
 def to_user(record: UserRecord, followed_by_me: bool | None = None) -> User:
     return User(
@@ -46,11 +49,13 @@ class UserService:
         *,
         auto_confirm: bool,
         resolve_avatar: AvatarResolver | None = None,
+        is_following: FollowChecker | None = None,
     ) -> None:
         self.repo = repo
         self.pool = pool
         self.auto_confirm = auto_confirm
         self.resolve_avatar = resolve_avatar
+        self.is_following = is_following
 
     def sign_up(self, request: SignUpRequest) -> UserRecord:
         """Claim name and e-mail, create the account, then the profile; undo earlier steps on failure.
@@ -117,6 +122,23 @@ class UserService:
 
     def get_by_username(self, username: str) -> UserRecord:
         return self.repo.get_by_username(username)
+
+    def view(self, viewer_id: str, user_id: str) -> User:
+        """The profile as ``viewer_id`` sees it, with ``followed_by_me`` (sequential GetItems: 1 + 1)."""
+        return self._as_seen_by(viewer_id, self.repo.get(user_id))
+
+    def view_by_username(self, viewer_id: str, username: str) -> User:
+        """Like ``view``, by username (sequential GetItems: 2 + 1)."""
+        return self._as_seen_by(viewer_id, self.repo.get_by_username(username))
+
+    def _as_seen_by(self, viewer_id: str, record: UserRecord) -> User:
+        # Nobody follows themselves, so the viewer's own profile needs no lookup.
+        followed = (
+            viewer_id != record.user_id
+            and self.is_following is not None
+            and self.is_following(viewer_id, record.user_id)
+        )
+        return to_user(record, followed_by_me=followed)
 
     def update_profile(self, user_id: str, update: ProfileUpdate) -> UserRecord:
         avatar_url = None

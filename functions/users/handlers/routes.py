@@ -11,6 +11,7 @@ from aws_lambda_powertools.event_handler.openapi.params import Body
 
 from functions.core.config import get_settings
 from functions.core.identity import caller_id
+from functions.graph.dal import FollowRepository
 from functions.users.cognito import CognitoUserPool, IssuedTokens
 from functions.users.dal import UserRepository
 from functions.users.logic import UserService, to_user
@@ -35,6 +36,7 @@ def service() -> UserService:
         UserRepository(),
         CognitoUserPool(settings.user_pool_id, settings.user_pool_client_id),
         auto_confirm=settings.auto_confirm_signup,
+        is_following=FollowRepository().is_following,
     )
 
 
@@ -79,11 +81,9 @@ def update_me(update: Annotated[ProfileUpdate, Body()]) -> User:
 
 @router.get("/users/by/username/<username>", tags=["users"], summary="A profile by username (any case)")
 def get_by_username(username: str) -> User:
-    caller_id(router.current_event)
-    return to_user(service().get_by_username(username))
+    return service().view_by_username(caller_id(router.current_event), username)
 
 
 @router.get("/users/<user_id>", tags=["users"], summary="A profile by user id")
 def get_user(user_id: str) -> User:
-    caller_id(router.current_event)
-    return to_user(service().get(user_id))
+    return service().view(caller_id(router.current_event), user_id)
