@@ -1,0 +1,285 @@
+"""Data access of the social graph: follow edges and the exact counts on both profiles.
+
+Table ``follows`` (one item per edge, streamed to the home-timeline fan-out):
+- ``follower_id`` (partition) + ``followee_id`` (sort): the edge; GetItem / BatchGetItem answer
+  "does A follow B" and make a second follow of the same pair impossible.
+- ``follow_seq``: a ULID minted per follow, so "newest follow first" is a stable, unique order.
+- GSI ``by_followee`` (``followee_id``, ``follow_seq``): someone's followers, newest first.
+- LSI ``by_follow_time`` (``follower_id``, ``follow_seq``): whom someone follows, newest first
+  (an LSI, so it can be read with strong consistency).
+
+Follow and unfollow are one TransactWriteItems each: the edge put (or delete), both counters on the
+``users`` table and, for a follow, the rate-limit charge. The edge's condition makes repeats change
+nothing, so the counters are exact without any read-modify-write.
+"""
+
+from __future__ import annotations
+
+import random
+import time
+from collections.abc import Callable, Iterable
+from datetime import UTC, datetime
+from enum import IntEnum
+from functools import lru_cache
+
+from pynamodb.attributes import UnicodeAttribute
+from pynamodb.connection import Connection
+from pynamodb.exceptions import DoesNotExist, TransactWriteError
+from pynamodb.expressions.condition import Condition
+from pynamodb.indexes import AllProjection, GlobalSecondaryIndex, LocalSecondaryIndex
+from pynamodb.models import Model
+from pynamodb.transactions import TransactWrite
+from ulid import ULID
+
+from functions.core.dynamo import REGION, FromEnv
+from functions.core.errors import NotFound
+from functions.core.rate_limits import Charge
+from functions.users.dal import UserRecord
+
+_CONFLICT_ATTEMPTS = 5
+"""TransactWriteItems on a hot profile (many people following one account) can be cancelled with
+``TransactionConflict``; nothing was written, so the whole transaction is simply tried again."""
+
+
+class ByFollowee(GlobalSecondaryIndex["FollowRecord"]):
+    class Meta:
+        index_name = "by_followee"
+        projection = AllProjection()
+
+    followee_id = UnicodeAttribute(hash_key=True)
+    follow_seq = UnicodeAttribute(range_key=True)
+
+
+class ByFollowTime(LocalSecondaryIndex["FollowRecord"]):
+    class Meta:
+        index_name = "by_follow_time"
+        projection = AllProjection()
+
+    follower_id = UnicodeAttribute(hash_key=True)
+    follow_seq = UnicodeAttribute(range_key=True)
+
+
+class FollowRecord(Model):
+    """``follower_id`` follows ``followee_id`` since ``created_at``."""
+
+    class Meta:
+        table_name = FromEnv("FOLLOWS_TABLE_NAME")
+        region = REGION
+
+    follower_id = UnicodeAttribute(hash_key=True)
+    followee_id = UnicodeAttribute(range_key=True)
+    follow_seq = UnicodeAttribute()
+    created_at = UnicodeAttribute()
+
+    by_followee = ByFollowee()
+    by_follow_time = ByFollowTime()
+
+
+class _FollowItem(IntEnum):
+    """Positions in the follow/unfollow transaction; cancellation reasons are read by position."""
+
+    EDGE = 0
+    FOLLOWEE = 1
+    FOLLOWER = 2
+    QUOTA = 3
+
+
+def new_follow(follower_id: str, followee_id: str) -> FollowRecord:
+    """A new edge: ``follow_seq`` and ``created_at`` come from the same instant."""
+    now = datetime.now(UTC)
+    return FollowRecord(
+        follower_id=follower_id,
+        followee_id=followee_id,
+        follow_seq=str(ULID.from_datetime(now)),
+        created_at=now.isoformat(timespec="milliseconds").replace("+00:00", "Z"),
+    )
+
+
+def plausible_user_id(value: str) -> bool:
+    """Reject what DynamoDB would refuse as a key (empty, too long) so it is a 404, not a 500."""
+    return 0 < len(value) <= 128 and "#" not in value
+
+
+@lru_cache(maxsize=1)
+def _connection() -> Connection:
+    """One connection (one botocore client) per execution environment, made on first use."""
+    return Connection(region=FollowRecord.Meta.region)
+
+
+def _profile_exists() -> Condition:
+    return UserRecord.pk.exists() & (UserRecord.kind == "profile")
+
+
+def _reasons(exc: TransactWriteError) -> list[str | None]:
+    return [reason.code if reason else None for reason in (exc.cancellation_reasons or [])]
+
+
+def _failed(reasons: list[str | None], item: _FollowItem) -> bool:
+    return len(reasons) > item and reasons[item] == "ConditionalCheckFailed"
+
+
+class FollowRepository:
+    """Every DynamoDB call of the graph domain goes through here."""
+
+    # -- writes ------------------------------------------------------------------------------------
+    def follow(self, follower_id: str, followee_id: str, quota: Charge) -> bool:
+        """Create the edge, count it on both profiles and charge ``quota``: 1 TransactWriteItems, 4 items.
+
+        Returns False (and changes nothing, charges nothing) when the edge already existed. Raises
+        NotFound for an unknown followee and RateLimited when the quota is used up.
+        """
+        if not plausible_user_id(followee_id):
+            raise NotFound("No such user.")
+        edge = new_follow(follower_id, followee_id)
+
+        def write(tx: TransactWrite) -> None:
+            # Order must match _FollowItem.
+            tx.save(edge, condition=FollowRecord.follower_id.does_not_exist())
+            tx.update(
+                UserRecord(pk=followee_id),
+                actions=[UserRecord.follower_count.add(1)],
+                condition=_profile_exists(),
+            )
+            tx.update(
+                UserRecord(pk=follower_id),
+                actions=[UserRecord.following_count.add(1)],
+                condition=_profile_exists(),
+            )
+            quota.add_to(tx)
+
+        reasons = self._transact(write)
+        if not reasons:
+            return True
+        if _failed(reasons, _FollowItem.EDGE):
+            return False  # a repeat: already following, nothing written or charged
+        if _failed(reasons, _FollowItem.FOLLOWEE):
+            raise NotFound("No such user.")
+        if _failed(reasons, _FollowItem.FOLLOWER):
+            raise NotFound("Your profile does not exist.")
+        if _failed(reasons, _FollowItem.QUOTA):
+            raise quota.exceeded()
+        raise RuntimeError(f"follow transaction cancelled: {reasons}")
+
+    def unfollow(self, follower_id: str, followee_id: str) -> bool:
+        """Delete the edge and uncount it on both profiles: 1 TransactWriteItems, 3 items.
+
+        Returns False (and changes nothing) when there was no edge. Raises NotFound for an unknown user.
+        """
+        if not plausible_user_id(followee_id):
+            raise NotFound("No such user.")
+
+        def write(tx: TransactWrite) -> None:
+            tx.delete(
+                FollowRecord(follower_id=follower_id, followee_id=followee_id),
+                condition=FollowRecord.follower_id.exists(),
+            )
+            tx.update(
+                UserRecord(pk=followee_id),
+                actions=[UserRecord.follower_count.add(-1)],
+                condition=_profile_exists(),
+            )
+            tx.update(
+                UserRecord(pk=follower_id),
+                actions=[UserRecord.following_count.add(-1)],
+                condition=_profile_exists(),
+            )
+
+        reasons = self._transact(write)
+        if not reasons:
+            return True
+        # DynamoDB evaluates every item's condition and reports each failure at its position, so an
+        # unknown followee shows up at FOLLOWEE even when the (absent) edge failed too.
+        if _failed(reasons, _FollowItem.FOLLOWEE):
+            raise NotFound("No such user.")
+        if _failed(reasons, _FollowItem.EDGE):
+            return False  # a repeat: not following, nothing written
+        if _failed(reasons, _FollowItem.FOLLOWER):
+            raise NotFound("Your profile does not exist.")
+        raise RuntimeError(f"unfollow transaction cancelled: {reasons}")
+
+    @staticmethod
+    def _transact(write: Callable[[TransactWrite], None]) -> list[str | None]:
+        """Run the transaction built by ``write``; [] on success, else the cancellation reason codes.
+
+        Conflicts with concurrent transactions on the same items are retried with jittered backoff.
+        """
+        for attempt in range(_CONFLICT_ATTEMPTS):
+            try:
+                with TransactWrite(connection=_connection()) as tx:
+                    write(tx)
+            except TransactWriteError as exc:
+                reasons = _reasons(exc)
+                if not reasons:
+                    raise
+                if "TransactionConflict" in reasons and attempt + 1 < _CONFLICT_ATTEMPTS:
+                    time.sleep(random.uniform(0, 0.02 * 2**attempt))
+                    continue
+                if "ConditionalCheckFailed" not in reasons:
+                    raise
+                return reasons
+            return []
+        raise AssertionError("unreachable")
+
+    # -- reads -------------------------------------------------------------------------------------
+    def is_following(self, follower_id: str, followee_id: str) -> bool:
+        """1 GetItem, strongly consistent so a follow is visible to its author at once."""
+        if not (plausible_user_id(follower_id) and plausible_user_id(followee_id)):
+            return False
+        try:
+            FollowRecord.get(
+                follower_id, followee_id, consistent_read=True, attributes_to_get=["follower_id"]
+            )
+        except DoesNotExist:
+            return False
+        return True
+
+    def followed_among(self, follower_id: str, candidate_ids: Iterable[str]) -> set[str]:
+        """Which of ``candidate_ids`` ``follower_id`` follows: 1 BatchGetItem (<= 100 keys)."""
+        keys = [(follower_id, candidate) for candidate in set(candidate_ids)]
+        if not keys:
+            return set()
+        found = FollowRecord.batch_get(keys, attributes_to_get=["follower_id", "followee_id"])
+        return {record.followee_id for record in found}
+
+    def followers(self, user_id: str, before_seq: str | None, limit: int) -> list[FollowRecord]:
+        """Edges into ``user_id``, newest first, older than ``before_seq``: 1 Query on by_followee."""
+        if not plausible_user_id(user_id):
+            return []
+        condition = FollowRecord.follow_seq < before_seq if before_seq else None
+        return list(
+            FollowRecord.by_followee.query(
+                user_id, range_key_condition=condition, scan_index_forward=False, limit=limit
+            )
+        )
+
+    def following(self, user_id: str, before_seq: str | None, limit: int) -> list[FollowRecord]:
+        """Edges out of ``user_id``, newest first, older than ``before_seq``: 1 Query on by_follow_time."""
+        if not plausible_user_id(user_id):
+            return []
+        condition = FollowRecord.follow_seq < before_seq if before_seq else None
+        return list(
+            FollowRecord.by_follow_time.query(
+                user_id,
+                range_key_condition=condition,
+                scan_index_forward=False,
+                limit=limit,
+                consistent_read=True,
+            )
+        )
+
+    def profile_exists(self, user_id: str) -> bool:
+        """1 GetItem of the profile's key attributes."""
+        if not plausible_user_id(user_id):
+            return False
+        try:
+            record = UserRecord.get(user_id, attributes_to_get=["pk", "kind"])
+        except DoesNotExist:
+            return False
+        return record.kind == "profile"
+
+    def profiles(self, user_ids: Iterable[str]) -> dict[str, UserRecord]:
+        """Profiles by user id: 1 BatchGetItem on users (<= 100 keys; unknown ids are left out)."""
+        ids = set(user_ids)
+        if not ids:
+            return {}
+        return {r.user_id: r for r in UserRecord.batch_get(ids) if r.kind == "profile"}

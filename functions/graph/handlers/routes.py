@@ -1,0 +1,51 @@
+"""HTTP routes of the social graph: parse, call logic, shape the response. Nothing else."""
+
+from __future__ import annotations
+
+from functools import lru_cache
+from typing import Annotated
+
+from aws_lambda_powertools.event_handler.api_gateway import Router
+from aws_lambda_powertools.event_handler.openapi.params import Query
+
+from functions.core.identity import caller_id
+from functions.core.pagination import DEFAULT_LIMIT, MAX_LIMIT
+from functions.graph.dal import FollowRepository
+from functions.graph.logic import GraphService
+from functions.graph.models import FollowState, UserPage
+
+router = Router()
+
+Limit = Annotated[int, Query(ge=1, le=MAX_LIMIT, description="Page size, 1..100.")]
+Cursor = Annotated[
+    str | None, Query(max_length=2048, description="`next_cursor` of the previous page of this list.")
+]
+
+
+@lru_cache(maxsize=1)
+def service() -> GraphService:
+    return GraphService(FollowRepository())
+
+
+@router.post(
+    "/users/<user_id>/follow",
+    tags=["graph"],
+    summary="Follow a user (idempotent; 400 follows per 24 hours, then 429 with Retry-After)",
+)
+def follow(user_id: str) -> FollowState:
+    return FollowState(following=service().follow(caller_id(router.current_event), user_id))
+
+
+@router.delete("/users/<user_id>/follow", tags=["graph"], summary="Unfollow a user (idempotent)")
+def unfollow(user_id: str) -> FollowState:
+    return FollowState(following=service().unfollow(caller_id(router.current_event), user_id))
+
+
+@router.get("/users/<user_id>/followers", tags=["graph"], summary="The user's followers, newest first")
+def followers(user_id: str, cursor: Cursor = None, limit: Limit = DEFAULT_LIMIT) -> UserPage:
+    return service().followers(caller_id(router.current_event), user_id, cursor, limit)
+
+
+@router.get("/users/<user_id>/following", tags=["graph"], summary="Whom the user follows, newest first")
+def following(user_id: str, cursor: Cursor = None, limit: Limit = DEFAULT_LIMIT) -> UserPage:
+    return service().following(caller_id(router.current_event), user_id, cursor, limit)
