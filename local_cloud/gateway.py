@@ -115,7 +115,7 @@ class LocalGateway:
             claims = self.verifier.claims(request.headers.get("Authorization"))
             if claims is None:
                 return _error(401, "unauthorized", "A valid access token is required.")
-        event = self.proxy_event(request, route, params, body, claims)
+        event = self.proxy_event(request, route, dict(params), body, claims)
         function = self.spec.function(route.function)
         context = LocalLambdaContext(function.name, function.memory_mb, function.timeout_seconds)
         try:

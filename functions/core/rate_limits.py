@@ -36,7 +36,7 @@ class RateLimitRecord(Model):
         region = REGION
 
     pk = UnicodeAttribute(hash_key=True)
-    count = NumberAttribute(default=0)
+    used = NumberAttribute(default=0, attr_name="count")  # not `count`: Model.count is a method
     expires_at = NumberAttribute()
 
 
@@ -61,10 +61,10 @@ class Charge:
         tx.update(
             record,
             actions=[
-                RateLimitRecord.count.add(1),
+                RateLimitRecord.used.add(1),
                 RateLimitRecord.expires_at.set(self.window_start + self.limit.window_seconds + 3600),
             ],
-            condition=RateLimitRecord.count.does_not_exist() | (RateLimitRecord.count < self.limit.max_count),
+            condition=RateLimitRecord.used.does_not_exist() | (RateLimitRecord.used < self.limit.max_count),
         )
 
     def exceeded(self) -> RateLimited:

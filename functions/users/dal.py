@@ -15,6 +15,7 @@ from datetime import UTC, datetime
 from pynamodb.attributes import NumberAttribute, UnicodeAttribute
 from pynamodb.connection import Connection
 from pynamodb.exceptions import DeleteError, DoesNotExist, TransactWriteError
+from pynamodb.expressions.update import Action
 from pynamodb.models import Model
 from pynamodb.transactions import TransactWrite
 
@@ -148,7 +149,7 @@ class UserRepository:
     ) -> UserRecord:
         """1 UpdateItem, conditional on the profile existing; returns the new image."""
         record = UserRecord(pk=user_id)
-        actions = []
+        actions: list[Action] = []
         if display_name is not None:
             actions.append(UserRecord.display_name.set(display_name))
         if bio is not None:

@@ -70,9 +70,14 @@ def test_refresh_gives_a_working_access_token(api: Api, alice: Account) -> None:
         ({"username": "ok_name", "email": "x@example.com", "password": "Sh0rt!"}, "password"),
         ({"username": "ok_name", "email": "x@example.com", "password": "NoDigits!!"}, "password"),
         ({"username": "ok_name", "email": "x@example.com", "password": "NoSymbol12"}, "password"),
-        ({"username": "ok_name", "email": "x@example.com", "password": PASSWORD, "display_name": "d" * 51},
-         "display_name"),
-        ({"username": "ok_name", "email": "x@example.com", "password": PASSWORD, "user_id": "mine"}, "user_id"),
+        (
+            {"username": "ok_name", "email": "x@example.com", "password": PASSWORD, "display_name": "d" * 51},
+            "display_name",
+        ),
+        (
+            {"username": "ok_name", "email": "x@example.com", "password": PASSWORD, "user_id": "mine"},
+            "user_id",
+        ),
     ],
 )
 def test_sign_up_rejects_bad_input_with_422(api: Api, body: dict[str, str], field: str) -> None:

@@ -285,7 +285,7 @@ def _precharge(user: Account, used: int) -> rate_limits.RateLimitRecord:
         charge = rate_limits.charge(rate_limits.FOLLOWS, user.user_id)
     record = rate_limits.RateLimitRecord(
         pk=f"{rate_limits.FOLLOWS.action}#{user.user_id}#{charge.window_start}",
-        count=used,
+        used=used,
         expires_at=charge.window_start + rate_limits.FOLLOWS.window_seconds + 3600,
     )
     record.save()
@@ -306,14 +306,14 @@ def test_the_401st_follow_in_a_day_is_429_and_changes_nothing(api: Api, alice: A
     assert counts(api, alice, carol.user_id) == (0, 0)
     assert counts(api, alice, alice.user_id) == (0, 1)
     quota.refresh(consistent_read=True)
-    assert quota.count == rate_limits.FOLLOWS.max_count
+    assert quota.used == rate_limits.FOLLOWS.max_count
 
     # A repeat is not a new follow and unfollowing is never limited.
     follow(api, alice, bob)
     assert api.delete(f"/users/{bob.user_id}/follow", alice.token).json() == {"following": False}
     assert counts(api, alice, alice.user_id) == (0, 0)
     quota.refresh(consistent_read=True)
-    assert quota.count == rate_limits.FOLLOWS.max_count
+    assert quota.used == rate_limits.FOLLOWS.max_count
     # Another user's quota is their own.
     follow(api, bob, carol)
 

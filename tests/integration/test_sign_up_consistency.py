@@ -13,7 +13,9 @@ from tests.support.client import PASSWORD, Api, sign_up_and_log_in, unique_name
 
 def _cognito_user_exists(username: str) -> bool:
     try:
-        boto3.client("cognito-idp").admin_get_user(UserPoolId=get_settings().user_pool_id, Username=username.lower())
+        boto3.client("cognito-idp").admin_get_user(
+            UserPoolId=get_settings().user_pool_id, Username=username.lower()
+        )
     except ClientError as exc:
         assert exc.response["Error"]["Code"] == "UserNotFoundException"
         return False
@@ -29,7 +31,9 @@ def test_a_failed_profile_write_deletes_the_account_and_frees_the_name(
         raise RuntimeError("DynamoDB is down")
 
     monkeypatch.setattr(UserRepository, "create_profile", broken)
-    response = api.post("/auth/signup", json={"username": name, "email": f"{name}@example.com", "password": PASSWORD})
+    response = api.post(
+        "/auth/signup", json={"username": name, "email": f"{name}@example.com", "password": PASSWORD}
+    )
     assert response.status_code == 500 and response.json()["error"]["code"] == "internal_error"
     assert "DynamoDB is down" not in response.text
     assert not _cognito_user_exists(name)

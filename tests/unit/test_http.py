@@ -13,7 +13,7 @@ from pydantic import BaseModel, ConfigDict
 from functions.core import errors
 from functions.core.http import BASE_PATH, build_app
 from infra import resources
-from local_cloud.lambda_runtime import LocalContext
+from local_cloud.lambda_runtime import LocalLambdaContext
 
 
 class Thing(BaseModel):
@@ -33,10 +33,16 @@ def make_thing(thing: Annotated[Thing, Body()]) -> dict[str, str]:
 
 
 def call(body: str) -> dict[str, Any]:
-    event = {"resource": f"{BASE_PATH}/things", "path": f"{BASE_PATH}/things", "httpMethod": "POST",
-             "headers": {"Content-Type": "application/json"}, "requestContext": {"requestId": "r", "stage": "t"},
-             "body": body, "isBase64Encoded": False}
-    return build_app(router).resolve(event, LocalContext("unit"))
+    event = {
+        "resource": f"{BASE_PATH}/things",
+        "path": f"{BASE_PATH}/things",
+        "httpMethod": "POST",
+        "headers": {"Content-Type": "application/json"},
+        "requestContext": {"requestId": "r", "stage": "t"},
+        "body": body,
+        "isBase64Encoded": False,
+    }
+    return build_app(router).resolve(event, LocalLambdaContext("unit"))
 
 
 def test_lambda_code_and_the_stack_agree_on_the_base_path() -> None:

@@ -18,8 +18,16 @@ def test_a_cursor_round_trips_within_its_scope() -> None:
     assert pagination.decode_cursor("followers:u1", None) is None
 
 
-@pytest.mark.parametrize("mutate", [lambda c: c[:-2] + ("AA" if c[-2:] != "AA" else "BB"), lambda c: "x" + c,
-                                    lambda c: c.replace(".", ""), lambda c: "not-a-cursor", lambda c: ""])
+@pytest.mark.parametrize(
+    "mutate",
+    [
+        lambda c: c[:-2] + ("AA" if c[-2:] != "AA" else "BB"),
+        lambda c: "x" + c,
+        lambda c: c.replace(".", ""),
+        lambda c: "not-a-cursor",
+        lambda c: "",
+    ],
+)
 def test_a_tampered_cursor_is_refused(mutate) -> None:  # type: ignore[no-untyped-def]
     cursor = pagination.encode_cursor("followers:u1", {"follow_seq": "01J"})
     with pytest.raises(InvalidCursor):

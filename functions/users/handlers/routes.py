@@ -54,7 +54,7 @@ def _tokens(tokens: IssuedTokens) -> dict[str, object]:
 def sign_up(request: Annotated[SignUpRequest, Body()]) -> Response[SignUpResponse]:
     profile = service().sign_up(request)
     body = SignUpResponse(user=to_user(profile, followed_by_me=False))
-    return Response(status_code=201, content_type="application/json", body=body.model_dump())
+    return Response(status_code=201, content_type="application/json", body=body)
 
 
 @router.post("/auth/login", tags=["auth"], summary="Exchange username and password for tokens")

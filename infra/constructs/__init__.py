@@ -1,0 +1,1 @@
+"""CDK constructs of the Chirp stack, one module per concern; infra/stack.py composes them."""

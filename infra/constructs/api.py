@@ -1,0 +1,138 @@
+"""The REST API: one method per SPEC route, a Cognito authorizer, and contract-shaped gateway errors."""
+
+from __future__ import annotations
+
+from aws_cdk import RemovalPolicy
+from aws_cdk import aws_apigateway as apigw
+from aws_cdk import aws_cognito as cognito
+from aws_cdk import aws_lambda as lambda_
+from aws_cdk import aws_logs as logs
+from constructs import Construct
+
+from infra.constructs.nag import acknowledge
+from infra.resources import BASE_PATH, Route
+
+ACCESS_TOKEN_SCOPE = "aws.cognito.signin.user.admin"
+"""Only access tokens carry this scope, so requiring it makes the authorizer reject ID tokens."""
+THROTTLE_RATE = 100
+THROTTLE_BURST = 200
+
+_MESSAGE = "$context.error.messageString"  # already a quoted JSON string
+GATEWAY_ERRORS: tuple[tuple[str, apigw.ResponseType, str | None, str, str], ...] = (
+    ("Unauthorized", apigw.ResponseType.UNAUTHORIZED, "401", "unauthorized", _MESSAGE),
+    ("ExpiredToken", apigw.ResponseType.EXPIRED_TOKEN, "401", "unauthorized", _MESSAGE),
+    ("InvalidSignature", apigw.ResponseType.INVALID_SIGNATURE, "401", "unauthorized", _MESSAGE),
+    # API Gateway answers unknown routes with MISSING_AUTHENTICATION_TOKEN (403): say what it means.
+    (
+        "UnknownRoute",
+        apigw.ResponseType.MISSING_AUTHENTICATION_TOKEN,
+        "404",
+        "not_found",
+        '"Route not found"',
+    ),
+    ("ResourceNotFound", apigw.ResponseType.RESOURCE_NOT_FOUND, "404", "not_found", _MESSAGE),
+    ("RequestTooLarge", apigw.ResponseType.REQUEST_TOO_LARGE, "413", "payload_too_large", _MESSAGE),
+    ("AccessDenied", apigw.ResponseType.ACCESS_DENIED, "403", "forbidden", _MESSAGE),
+    ("Throttled", apigw.ResponseType.THROTTLED, "429", "rate_limited", _MESSAGE),
+    ("Default4xx", apigw.ResponseType.DEFAULT_4_XX, None, "bad_request", _MESSAGE),
+    ("Default5xx", apigw.ResponseType.DEFAULT_5_XX, None, "internal_error", _MESSAGE),
+)
+"""(construct id, type, status override, contract error code, message expression) per gateway response."""
+
+
+def error_template(code: str, message: str) -> str:
+    """The contract body ``{"error": {"code": ..., "message": ...}}`` as a mapping template."""
+    return f'{{"error": {{"code": "{code}", "message": {message}}}}}'
+
+
+class Api(Construct):
+    """REST API at stage ``stage`` with access and execution logs, X-Ray and stage throttling."""
+
+    def __init__(
+        self,
+        scope: Construct,
+        construct_id: str,
+        *,
+        routes: tuple[Route, ...],
+        functions: dict[str, lambda_.Function],
+        user_pool: cognito.IUserPool,
+        stage: str,
+        removal_policy: RemovalPolicy,
+    ) -> None:
+        super().__init__(scope, construct_id)
+        access_logs = logs.LogGroup(
+            self, "AccessLogs", retention=logs.RetentionDays.ONE_MONTH, removal_policy=removal_policy
+        )
+        self.rest_api = apigw.RestApi(
+            self,
+            "RestApi",
+            rest_api_name=f"chirp-{stage}",
+            endpoint_types=[apigw.EndpointType.REGIONAL],
+            cloud_watch_role=True,  # execution logging needs the account's API Gateway logging role
+            cloud_watch_role_removal_policy=removal_policy,
+            deploy_options=apigw.StageOptions(
+                stage_name=stage,
+                access_log_destination=apigw.LogGroupLogDestination(access_logs),
+                access_log_format=apigw.AccessLogFormat.json_with_standard_fields(
+                    caller=True,
+                    http_method=True,
+                    ip=True,
+                    protocol=True,
+                    request_time=True,
+                    resource_path=True,
+                    response_length=True,
+                    status=True,
+                    user=True,
+                ),
+                logging_level=apigw.MethodLoggingLevel.INFO,
+                data_trace_enabled=False,  # request/response bodies carry passwords and tokens
+                tracing_enabled=True,
+                metrics_enabled=True,
+                throttling_rate_limit=THROTTLE_RATE,
+                throttling_burst_limit=THROTTLE_BURST,
+            ),
+        )
+        authorizer = apigw.CognitoUserPoolsAuthorizer(self, "Authorizer", cognito_user_pools=[user_pool])
+        integrations = {
+            name: apigw.LambdaIntegration(fn, allow_test_invoke=False) for name, fn in functions.items()
+        }
+        for route in routes:
+            resource = self.rest_api.root.resource_for_path(BASE_PATH + route.path)
+            integration = integrations[route.function]
+            if route.auth:
+                resource.add_method(
+                    route.method,
+                    integration,
+                    authorizer=authorizer,
+                    authorization_type=apigw.AuthorizationType.COGNITO,
+                    authorization_scopes=[ACCESS_TOKEN_SCOPE],
+                )
+                continue
+            method = resource.add_method(route.method, integration)
+            reason = f"{route.method} {route.path} is public by design (no caller identity needed)."
+            acknowledge(method, "AwsSolutions-APIG4", reason)
+            acknowledge(method, "AwsSolutions-COG4", reason)
+        for response_id, response_type, status, code, message in GATEWAY_ERRORS:
+            self.rest_api.add_gateway_response(
+                response_id,
+                type=response_type,
+                status_code=status,
+                templates={"application/json": error_template(code, message)},
+            )
+        acknowledge(
+            self.rest_api,
+            "AwsSolutions-APIG2",
+            "Request bodies and parameters are validated by the functions' pydantic models, which "
+            "return the contract's error body; an API Gateway model would duplicate them.",
+        )
+        acknowledge(
+            self.rest_api,
+            "AwsSolutions-APIG3",
+            "No WAF web ACL in this release (cost); stage throttling and per-user rate limits apply.",
+        )
+        acknowledge(
+            self.rest_api,
+            "AwsSolutions-IAM4[Policy::arn:<AWS::Partition>:iam::aws:policy/service-role/"
+            "AmazonAPIGatewayPushToCloudWatchLogs]",
+            "The account-level API Gateway logging role uses the AWS managed policy made for it.",
+        )

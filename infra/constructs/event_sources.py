@@ -1,0 +1,88 @@
+"""Event-source mappings (table streams and queues) from SPEC.mappings."""
+
+from __future__ import annotations
+
+from aws_cdk import Duration
+from aws_cdk import aws_dynamodb as dynamodb
+from aws_cdk import aws_lambda as lambda_
+from aws_cdk import aws_lambda_event_sources as sources
+from aws_cdk import aws_sqs as sqs
+from constructs import Construct
+
+from infra.constructs.nag import acknowledge
+from infra.resources import EventSourceMapping, ServiceSpec
+
+
+class EventSources(Construct):
+    """Attaches each mapping to its function with the SPEC's batching, retry and failure settings."""
+
+    def __init__(
+        self,
+        scope: Construct,
+        construct_id: str,
+        *,
+        spec: ServiceSpec,
+        functions: dict[str, lambda_.Function],
+        tables: dict[str, dynamodb.Table],
+        queues: dict[str, sqs.Queue],
+    ) -> None:
+        super().__init__(scope, construct_id)
+        for mapping in spec.mappings:
+            _check(spec, mapping)
+            fn = functions[mapping.function]
+            if mapping.kind == "stream":
+                fn.add_event_source(_stream_source(mapping, tables[mapping.source], queues))
+                acknowledge(
+                    fn.role,  # type: ignore[arg-type]
+                    "AwsSolutions-IAM5[Resource::*]",
+                    "dynamodb:ListStreams (stream consumer) supports no resource-level scoping.",
+                )
+            else:
+                fn.add_event_source(_queue_source(mapping, queues[mapping.source]))
+
+
+def _check(spec: ServiceSpec, mapping: EventSourceMapping) -> None:
+    """Fail at synth time on mappings AWS would reject at deploy time."""
+    where = f"mapping {mapping.function} <- {mapping.source}"
+    if mapping.kind == "stream":
+        if spec.table(mapping.source).stream is None:
+            raise ValueError(f"{where}: the table has no stream in the SPEC")
+        if mapping.on_failure is None:
+            raise ValueError(f"{where}: a stream consumer needs an on_failure queue")
+    elif (
+        spec.queue(mapping.source).visibility_timeout_seconds
+        < spec.function(mapping.function).timeout_seconds
+    ):
+        raise ValueError(f"{where}: the queue's visibility timeout is below the function timeout")
+
+
+def _window(mapping: EventSourceMapping) -> Duration | None:
+    return (
+        Duration.seconds(mapping.max_batching_window_seconds) if mapping.max_batching_window_seconds else None
+    )
+
+
+def _stream_source(
+    mapping: EventSourceMapping, table: dynamodb.Table, queues: dict[str, sqs.Queue]
+) -> sources.DynamoEventSource:
+    assert mapping.on_failure is not None
+    return sources.DynamoEventSource(
+        table,
+        starting_position=lambda_.StartingPosition[mapping.starting_position],
+        batch_size=mapping.batch_size,
+        max_batching_window=_window(mapping),
+        report_batch_item_failures=mapping.report_batch_item_failures,
+        retry_attempts=mapping.retry_attempts,
+        bisect_batch_on_error=mapping.bisect_on_error,
+        max_record_age=Duration.seconds(mapping.max_record_age_seconds),
+        on_failure=sources.SqsDlq(queues[mapping.on_failure]),
+    )
+
+
+def _queue_source(mapping: EventSourceMapping, queue: sqs.Queue) -> sources.SqsEventSource:
+    return sources.SqsEventSource(
+        queue,
+        batch_size=mapping.batch_size,
+        max_batching_window=_window(mapping),
+        report_batch_item_failures=mapping.report_batch_item_failures,
+    )

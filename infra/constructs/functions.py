@@ -1,0 +1,223 @@
+"""Every Lambda function of the SPEC from one factory, with the shared layer and least-privilege grants."""
+
+from __future__ import annotations
+
+import shutil
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import jsii
+from aws_cdk import BundlingOptions, DockerImage, Duration, ILocalBundling, RemovalPolicy, Stack
+from aws_cdk import aws_dynamodb as dynamodb
+from aws_cdk import aws_iam as iam
+from aws_cdk import aws_lambda as lambda_
+from aws_cdk import aws_logs as logs
+from aws_cdk import aws_s3 as s3
+from aws_cdk import aws_sqs as sqs
+from constructs import Construct
+
+from infra.constructs.auth import Auth
+from infra.constructs.nag import acknowledge, tag_spec_id
+from infra.resources import Function, ServiceSpec
+
+RUNTIME = lambda_.Runtime.PYTHON_3_13
+ARCHITECTURE = lambda_.Architecture.ARM_64
+METRICS_NAMESPACE = "Chirp"
+LAYER_STAMP = "requirements.sha256"
+_SKIPPED_PARTS = {"__pycache__", "tests", "conftest.py"}
+
+
+class AssetsNotBuiltError(RuntimeError):
+    """The dependencies layer has not been built; synthesis cannot go on."""
+
+
+@jsii.implements(ILocalBundling)
+class _StageFunctionsPackage:
+    """Copies the ``functions`` package (only .py files, no tests) to the asset root, without Docker."""
+
+    def __init__(self, source: Path) -> None:
+        self._source = source
+
+    def try_bundle(self, output_dir: str, *_args: Any, **_options: Any) -> bool:
+        target = Path(output_dir) / self._source.name
+        target.mkdir(parents=True, exist_ok=True)  # never empty, even before any code exists
+        for path in sorted(self._source.rglob("*.py")):
+            relative = path.relative_to(self._source)
+            if _SKIPPED_PARTS.isdisjoint(relative.parts) and not path.name.startswith("test_"):
+                (target / relative).parent.mkdir(parents=True, exist_ok=True)
+                shutil.copy2(path, target / relative)
+        return True
+
+
+def functions_code(functions_dir: Path) -> lambda_.Code:
+    """The code asset: ``functions/`` at the zip root, so handlers are ``functions.<domain>....``."""
+    return lambda_.Code.from_asset(
+        str(functions_dir),
+        exclude=["**/__pycache__", "**/*.pyc", "**/tests", "**/test_*.py", "**/conftest.py"],
+        bundling=BundlingOptions(
+            image=DockerImage.from_registry("local-bundling-only"),  # never pulled: local bundling succeeds
+            local=_StageFunctionsPackage(functions_dir),
+        ),
+    )
+
+
+def layer_code(layer_dir: Path) -> lambda_.Code:
+    """The dependencies layer built by scripts/build_assets.py; its stamp is the asset hash."""
+    stamp = layer_dir / LAYER_STAMP
+    if not (layer_dir / "python").is_dir() or not stamp.is_file():
+        raise AssetsNotBuiltError(
+            f"The Lambda dependencies layer is missing ({layer_dir}). Run `make build` "
+            "(python scripts/build_assets.py) before synthesising or deploying."
+        )
+    return lambda_.Code.from_asset(str(layer_dir), asset_hash=stamp.read_text().strip())
+
+
+@dataclass(frozen=True)
+class Resources:
+    """What the functions may be granted, by SPEC logical id."""
+
+    tables: dict[str, dynamodb.Table]
+    queues: dict[str, sqs.Queue]
+    buckets: dict[str, s3.Bucket]
+    auth: Auth
+
+
+class Functions(Construct):
+    """One LogGroup, role and function per SPEC function; grants exactly what the SPEC lists."""
+
+    def __init__(
+        self,
+        scope: Construct,
+        construct_id: str,
+        *,
+        spec: ServiceSpec,
+        resources: Resources,
+        code: lambda_.Code,
+        layer: lambda_.Code,
+        stage: str,
+        auto_confirm_signup: bool,
+        removal_policy: RemovalPolicy,
+    ) -> None:
+        super().__init__(scope, construct_id)
+        self._spec = spec
+        self._resources = resources
+        self._stage = stage
+        self._auto_confirm_signup = auto_confirm_signup
+        self._removal_policy = removal_policy
+        self._code = code
+        self._layer = lambda_.LayerVersion(
+            self,
+            "Dependencies",
+            code=layer,
+            compatible_runtimes=[RUNTIME],
+            compatible_architectures=[ARCHITECTURE],
+            description="Pinned dependencies of requirements.txt (manylinux2014 aarch64, CPython 3.13)",
+            removal_policy=removal_policy,
+        )
+        self.functions: dict[str, lambda_.Function] = {fn.name: self._function(fn) for fn in spec.functions}
+
+    def _function(self, spec: Function) -> lambda_.Function:
+        scope = Construct(self, spec.name)
+        log_group = logs.LogGroup(
+            scope, "Logs", retention=logs.RetentionDays.ONE_MONTH, removal_policy=self._removal_policy
+        )
+        role = iam.Role(
+            scope,
+            "Role",
+            assumed_by=iam.ServicePrincipal("lambda.amazonaws.com"),
+            description=f"Runs the {spec.name} function",
+        )
+        log_group.grant_write(role)  # instead of AWSLambdaBasicExecutionRole: its own log group only
+        fn = lambda_.Function(
+            scope,
+            "Function",
+            runtime=RUNTIME,
+            architecture=ARCHITECTURE,
+            handler=spec.handler,
+            code=self._code,
+            layers=[self._layer],
+            memory_size=spec.memory_mb,
+            timeout=Duration.seconds(spec.timeout_seconds),
+            tracing=lambda_.Tracing.ACTIVE,
+            log_group=log_group,
+            role=role,
+            environment=self._environment(spec),
+            description=f"Chirp {spec.name} ({spec.handler})",
+        )
+        tag_spec_id(fn, spec.name)
+        self._grant(spec, fn)
+        acknowledge(
+            fn,
+            "AwsSolutions-L1",
+            "Python 3.13 on purpose: the dependencies layer is built for CPython 3.13 wheels.",
+        )
+        acknowledge(
+            role,
+            "AwsSolutions-IAM5[Resource::*]",
+            "X-Ray PutTraceSegments/PutTelemetryRecords (active tracing) support no resource-level scoping.",
+        )
+        return fn
+
+    def _environment(self, spec: Function) -> dict[str, str]:
+        res = self._resources
+        env: dict[str, str] = {}
+        for table_id in dict.fromkeys(spec.reads + spec.writes):
+            env[self._spec.table(table_id).env_var] = res.tables[table_id].table_name
+        for queue_id in spec.sends_to:
+            env[self._spec.queue(queue_id).env_var] = res.queues[queue_id].queue_url
+        for bucket_spec in self._spec.buckets:
+            if bucket_spec.logical_id in spec.buckets:
+                env[bucket_spec.env_var] = res.buckets[bucket_spec.logical_id].bucket_name
+        if spec.cognito:
+            pool = self._spec.user_pool
+            env[pool.pool_env_var] = res.auth.user_pool.user_pool_id
+            env[pool.client_env_var] = res.auth.client.user_pool_client_id
+        if "AdminConfirmSignUp" in spec.cognito:
+            env["AUTO_CONFIRM_SIGNUP"] = "true" if self._auto_confirm_signup else "false"
+        env |= {
+            "POWERTOOLS_SERVICE_NAME": spec.name,
+            "POWERTOOLS_METRICS_NAMESPACE": METRICS_NAMESPACE,
+            "LOG_LEVEL": "INFO",
+            "STAGE": self._stage,
+        }
+        return env | dict(spec.environment)
+
+    def _grant(self, spec: Function, fn: lambda_.Function) -> None:
+        res = self._resources
+        stack = Stack.of(self)
+        for table_id in spec.reads:
+            res.tables[table_id].grant_read_data(fn)
+        for table_id in spec.writes:
+            res.tables[table_id].grant_read_write_data(fn)
+        for table_id in dict.fromkeys(spec.reads + spec.writes):
+            if self._spec.table(table_id).indexes:
+                logical_id = stack.get_logical_id(res.tables[table_id].node.default_child)  # type: ignore[arg-type]
+                acknowledge(
+                    fn.role,  # type: ignore[arg-type]
+                    f"AwsSolutions-IAM5[Resource::<{logical_id}.Arn>/index/*]",
+                    f"Queries on the indexes of the {table_id} table it is granted; scoped to that table.",
+                )
+        for queue_id in spec.sends_to:
+            res.queues[queue_id].grant_send_messages(fn)
+        for bucket_id in spec.buckets:
+            bucket = res.buckets[bucket_id]
+            fn.add_to_role_policy(
+                iam.PolicyStatement(
+                    actions=["s3:GetObject", "s3:PutObject", "s3:DeleteObject"],
+                    resources=[bucket.arn_for_objects("*")],
+                )
+            )
+            logical_id = stack.get_logical_id(bucket.node.default_child)  # type: ignore[arg-type]
+            acknowledge(
+                fn.role,  # type: ignore[arg-type]
+                f"AwsSolutions-IAM5[Resource::<{logical_id}.Arn>/*]",
+                f"Objects are keyed per upload inside the {bucket_id} bucket; access is that bucket only.",
+            )
+        if spec.cognito:
+            fn.add_to_role_policy(
+                iam.PolicyStatement(
+                    actions=[f"cognito-idp:{action}" for action in spec.cognito],
+                    resources=[res.auth.user_pool.user_pool_arn],
+                )
+            )

@@ -1,0 +1,84 @@
+"""The Chirp stack: every resource derived from a ServiceSpec (``infra.resources.SPEC`` by default)."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+from aws_cdk import CfnOutput, RemovalPolicy, Stack
+from constructs import Construct
+
+from infra.constructs.api import Api
+from infra.constructs.auth import Auth
+from infra.constructs.data import Data
+from infra.constructs.event_sources import EventSources
+from infra.constructs.functions import Functions, Resources, functions_code, layer_code
+from infra.constructs.messaging import Messaging
+from infra.constructs.storage import Storage
+from infra.resources import SPEC, ServiceSpec
+
+ROOT = Path(__file__).resolve().parent.parent
+FUNCTIONS_DIR = ROOT / "functions"
+LAYER_DIR = ROOT / ".build" / "layer"
+PROD = "prod"
+
+
+class ChirpStack(Stack):
+    """Tables, queues, buckets, the user pool, functions, event sources and the REST API of one stage.
+
+    In stage ``prod`` resources are retained on delete and Cognito verifies e-mail addresses;
+    in any other stage resources are destroyed with the stack and sign-ups are confirmed by the
+    users function (``AUTO_CONFIRM_SIGNUP=true``).
+    """
+
+    def __init__(
+        self,
+        scope: Construct,
+        construct_id: str,
+        *,
+        spec: ServiceSpec = SPEC,
+        stage: str = "dev",
+        layer_dir: Path = LAYER_DIR,
+        functions_dir: Path = FUNCTIONS_DIR,
+        **kwargs: Any,
+    ) -> None:
+        super().__init__(scope, construct_id, **kwargs)
+        prod = stage == PROD
+        removal = RemovalPolicy.RETAIN if prod else RemovalPolicy.DESTROY
+        data = Data(self, "Data", tables=spec.tables, removal_policy=removal)
+        messaging = Messaging(self, "Messaging", queues=spec.queues, removal_policy=removal)
+        storage = Storage(self, "Storage", buckets=spec.buckets, removal_policy=removal)
+        auth = Auth(self, "Auth", pool=spec.user_pool, verify_email=prod, removal_policy=removal)
+        functions = Functions(
+            self,
+            "Functions",
+            spec=spec,
+            resources=Resources(data.tables, messaging.queues, storage.buckets, auth),
+            code=functions_code(functions_dir),
+            layer=layer_code(layer_dir),
+            stage=stage,
+            auto_confirm_signup=not prod,
+            removal_policy=removal,
+        )
+        EventSources(
+            self,
+            "EventSources",
+            spec=spec,
+            functions=functions.functions,
+            tables=data.tables,
+            queues=messaging.queues,
+        )
+        api = Api(
+            self,
+            "Api",
+            routes=spec.routes,
+            functions=functions.functions,
+            user_pool=auth.user_pool,
+            stage=stage,
+            removal_policy=removal,
+        )
+        CfnOutput(
+            self, "ApiUrl", value=api.rest_api.url, description="Base URL of the stage; routes add /api/v1"
+        )
+        CfnOutput(self, "UserPoolId", value=auth.user_pool.user_pool_id)
+        CfnOutput(self, "UserPoolClientId", value=auth.client.user_pool_client_id)
