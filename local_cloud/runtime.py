@@ -53,6 +53,7 @@ class LocalCloud:
         self.start_pollers = start_pollers
         self.aws = LocalAws(endpoint_url)
         self.provisioned: Provisioned | None = None
+        self.gateway: LocalGateway | None = None
         self.pollers: Any = None
         self._persistence: Any = None
         self._server: BaseWSGIServer | None = None
@@ -85,15 +86,17 @@ class LocalCloud:
             jwks_url=environment["COGNITO_JWKS_URL"],
             client_id=environment["USER_POOL_CLIENT_ID"],
         )
-        gateway = LocalGateway(self.spec, verifier)
-        self._server = make_server(self.host, self.port, gateway, threaded=True)
+        self.gateway = LocalGateway(self.spec, verifier)
+        self._server = make_server(self.host, self.port, self.gateway, threaded=True)
         self._thread = threading.Thread(target=self._server.serve_forever, name="local-gateway", daemon=True)
         self._thread.start()
         if self.start_pollers and self.spec.mappings:
             from local_cloud.pollers import PollerGroup
 
             checkpoints = self._persistence.checkpoints if self._persistence is not None else None
-            self.pollers = PollerGroup.for_spec(self.spec, self.aws, self.provisioned, checkpoints=checkpoints)
+            self.pollers = PollerGroup.for_spec(
+                self.spec, self.aws, self.provisioned, checkpoints=checkpoints
+            )
             self.pollers.start()
             if self._persistence is not None:
                 # Stream positions are saved with each snapshot, so a restart does not replay streams.
