@@ -72,6 +72,16 @@ class Bucket:
 
 
 @dataclass(frozen=True)
+class Secret:
+    """A generated secret. On AWS: Secrets Manager, its ARN in ``arn_env_var``. Locally the runtime
+    generates the value and passes it in ``local_env_var`` (moto needs no Secrets Manager round trip)."""
+
+    logical_id: str
+    arn_env_var: str
+    local_env_var: str
+
+
+@dataclass(frozen=True)
 class Function:
     """One Lambda function: its handler and the resources it may touch (least privilege)."""
 
@@ -89,6 +99,8 @@ class Function:
     buckets: tuple[str, ...] = ()
     cognito: tuple[str, ...] = ()
     """Cognito user pool actions the function calls (``cognito-idp:<Action>``)."""
+    secrets: tuple[str, ...] = ()
+    """Logical ids of secrets the function reads."""
     environment: tuple[tuple[str, str], ...] = ()
 
 
@@ -144,6 +156,7 @@ class ServiceSpec:
     routes: tuple[Route, ...]
     mappings: tuple[EventSourceMapping, ...]
     user_pool: CognitoPool = field(default_factory=CognitoPool)
+    secrets: tuple[Secret, ...] = ()
 
     def table(self, logical_id: str) -> Table:
         return _find(self.tables, logical_id)
@@ -248,6 +261,13 @@ FANOUT = Queue(
 QUEUES: tuple[Queue, ...] = (STREAM_FAILURES, FANOUT)
 BUCKETS: tuple[Bucket, ...] = ()
 
+CURSOR_KEY = Secret(
+    logical_id="cursor-signing-key",
+    arn_env_var="CURSOR_SECRET_ARN",
+    local_env_var="CURSOR_SIGNING_KEY",
+)
+SECRETS: tuple[Secret, ...] = (CURSOR_KEY,)
+
 # --------------------------------------------------------------------------------------------------
 # Functions and routes.
 # --------------------------------------------------------------------------------------------------
@@ -271,11 +291,13 @@ FUNCTIONS: tuple[Function, ...] = (
         name="tweets-api",
         handler="functions.tweets.handlers.api.lambda_handler",
         writes=("tweets", "engagements", "users", "rate-limits"),
+        secrets=("cursor-signing-key",),
     ),
     Function(
         name="graph-api",
         handler="functions.graph.handlers.api.lambda_handler",
         writes=("follows", "users", "rate-limits"),
+        secrets=("cursor-signing-key",),
     ),
     Function(
         name="tweets-cleanup",
@@ -288,6 +310,7 @@ FUNCTIONS: tuple[Function, ...] = (
         handler="functions.timeline.handlers.api.lambda_handler",
         reads=("tweets", "follows", "engagements"),
         writes=("timelines", "users"),
+        secrets=("cursor-signing-key",),
     ),
     Function(
         name="fanout-dispatcher",
@@ -368,5 +391,6 @@ SPEC = ServiceSpec(
     functions=FUNCTIONS,
     routes=ROUTES,
     mappings=MAPPINGS,
+    secrets=SECRETS,
 )
 """The whole service. CDK and the local runtime both read this object and nothing else."""

@@ -14,6 +14,7 @@ from infra.constructs.data import Data
 from infra.constructs.event_sources import EventSources
 from infra.constructs.functions import Functions, Resources, functions_code, layer_code
 from infra.constructs.messaging import Messaging
+from infra.constructs.secrets import Secrets
 from infra.constructs.storage import Storage
 from infra.resources import SPEC, ServiceSpec
 
@@ -49,11 +50,12 @@ class ChirpStack(Stack):
         messaging = Messaging(self, "Messaging", queues=spec.queues, removal_policy=removal)
         storage = Storage(self, "Storage", buckets=spec.buckets, removal_policy=removal)
         auth = Auth(self, "Auth", pool=spec.user_pool, verify_email=prod, removal_policy=removal)
+        secrets = Secrets(self, "Secrets", secrets=spec.secrets, removal_policy=removal)
         functions = Functions(
             self,
             "Functions",
             spec=spec,
-            resources=Resources(data.tables, messaging.queues, storage.buckets, auth),
+            resources=Resources(data.tables, messaging.queues, storage.buckets, auth, secrets.secrets),
             code=functions_code(functions_dir),
             layer=layer_code(layer_dir),
             stage=stage,

@@ -80,7 +80,8 @@ class LocalCloud:
         for name, value in _FUNCTION_ENV.items():
             os.environ.setdefault(name, value)  # a developer's own setting wins
         os.environ.update(environment)
-        os.environ.setdefault("CURSOR_SIGNING_KEY", self._cursor_key())
+        for secret in self.spec.secrets:
+            os.environ.setdefault(secret.local_env_var, self._secret_value(secret.logical_id))
         verifier = CognitoVerifier(
             issuer=environment["COGNITO_ISSUER"],
             jwks_url=environment["COGNITO_JWKS_URL"],
@@ -105,11 +106,11 @@ class LocalCloud:
             self._persistence.start_autosave()
         return self
 
-    def _cursor_key(self) -> str:
-        """A random key per run; with a data dir it is kept so cursors survive a restart."""
+    def _secret_value(self, logical_id: str) -> str:
+        """A random value per run (a generated secret on AWS); kept in the data dir when there is one."""
         if self.data_dir is None:
             return secrets.token_urlsafe(32)
-        path = self.data_dir / "cursor.key"
+        path = self.data_dir / f"{logical_id}.secret"
         if not path.exists():
             self.data_dir.mkdir(parents=True, exist_ok=True)
             path.write_text(secrets.token_urlsafe(32))

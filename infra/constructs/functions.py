@@ -14,6 +14,7 @@ from aws_cdk import aws_iam as iam
 from aws_cdk import aws_lambda as lambda_
 from aws_cdk import aws_logs as logs
 from aws_cdk import aws_s3 as s3
+from aws_cdk import aws_secretsmanager as secretsmanager
 from aws_cdk import aws_sqs as sqs
 from constructs import Construct
 
@@ -81,6 +82,7 @@ class Resources:
     queues: dict[str, sqs.Queue]
     buckets: dict[str, s3.Bucket]
     auth: Auth
+    secrets: dict[str, secretsmanager.Secret]
 
 
 class Functions(Construct):
@@ -169,6 +171,9 @@ class Functions(Construct):
         for bucket_spec in self._spec.buckets:
             if bucket_spec.logical_id in spec.buckets:
                 env[bucket_spec.env_var] = res.buckets[bucket_spec.logical_id].bucket_name
+        for secret_spec in self._spec.secrets:
+            if secret_spec.logical_id in spec.secrets:
+                env[secret_spec.arn_env_var] = res.secrets[secret_spec.logical_id].secret_arn
         if spec.cognito:
             pool = self._spec.user_pool
             env[pool.pool_env_var] = res.auth.user_pool.user_pool_id
@@ -200,6 +205,8 @@ class Functions(Construct):
                 )
         for queue_id in spec.sends_to:
             res.queues[queue_id].grant_send_messages(fn)
+        for secret_id in spec.secrets:
+            res.secrets[secret_id].grant_read(fn)
         for bucket_id in spec.buckets:
             bucket = res.buckets[bucket_id]
             fn.add_to_role_policy(

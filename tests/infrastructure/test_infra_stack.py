@@ -137,7 +137,7 @@ def test_each_function_is_granted_only_its_own_resources(template: dict[str, Any
     failure_queues = {m.on_failure for m in SPEC.mappings if m.function == function.name and m.on_failure}
     streams = {m.source for m in SPEC.mappings if m.function == function.name and m.kind == "stream"}
     queues = {m.source for m in SPEC.mappings if m.function == function.name and m.kind == "queue"}
-    expected = {*function.reads, *function.writes, *function.sends_to, *function.buckets}
+    expected = {*function.reads, *function.writes, *function.sends_to, *function.buckets, *function.secrets}
     assert named == expected | failure_queues | streams | queues
     writes = {"dynamodb:PutItem", "dynamodb:UpdateItem", "dynamodb:DeleteItem", "dynamodb:BatchWriteItem"}
     for statement in statements:
