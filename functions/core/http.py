@@ -10,12 +10,32 @@ from aws_lambda_powertools.event_handler import APIGatewayRestResolver, Response
 from aws_lambda_powertools.event_handler.api_gateway import Router
 from aws_lambda_powertools.event_handler.openapi.exceptions import RequestValidationError
 
+from pydantic import BaseModel, Field
+
 from functions.core.errors import DomainError, RateLimited
 from functions.core.observability import logger
 
 # Stays in step with infra.resources.BASE_PATH (asserted by tests/unit/test_http.py); duplicated as a
 # literal because Lambda code must not import the infrastructure package.
 BASE_PATH = "/api/v1"
+
+
+class ErrorDetail(BaseModel):
+    field: str | None = None
+    issue: str | None = None
+    message: str | None = None
+
+
+class ErrorInfo(BaseModel):
+    code: str = Field(description="snake_case, stable: clients branch on it")
+    message: str = Field(description="A sentence for a human")
+    details: list[ErrorDetail] | None = None
+
+
+class ErrorBody(BaseModel):
+    """The body of every error response."""
+
+    error: ErrorInfo
 
 
 def error_response(

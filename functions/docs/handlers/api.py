@@ -12,7 +12,7 @@ from aws_lambda_powertools.logging import correlation_paths
 from aws_lambda_powertools.utilities.typing import LambdaContext
 
 from functions.core.config import get_settings
-from functions.core.http import BASE_PATH, build_app
+from functions.core.http import BASE_PATH, ErrorBody, build_app
 from functions.core.observability import logger, metrics, tracer
 from functions.docs.catalog import domain_routers
 
@@ -50,6 +50,53 @@ def openapi_document() -> dict[str, Any]:
         security=[{"bearer": []}],
     )
     document: dict[str, Any] = json.loads(schema)
+    return _with_contract_errors(document)
+
+
+PUBLIC_PATHS = ("/health", "/openapi.json", "/auth/")
+"""Routes without the authorizer (tests/e2e checks this against the deployed route table)."""
+
+_ERROR_STATUSES = {
+    "400": "Malformed request: body not JSON, or a bad cursor (code invalid_cursor)",
+    "401": "Missing, malformed, forged or expired token; wrong password",
+    "403": "Authenticated but not allowed",
+    "404": "Unknown resource or route",
+    "409": "Conflict: username or e-mail taken",
+    "413": "Body larger than 10 MB",
+    "422": "Well-formed input that breaks a rule (details name the fields)",
+    "429": "Rate limit hit; see the Retry-After header (seconds)",
+}
+
+
+def _with_contract_errors(document: dict[str, Any]) -> dict[str, Any]:
+    """Describe the contract's error body on every operation, and which routes need no token.
+
+    Powertools documents validation failures with its own schema; this service answers every error
+    with ``ErrorBody`` (functions.core.http), so the document says that instead.
+    """
+    schemas = document.setdefault("components", {}).setdefault("schemas", {})
+    for name, schema in (
+        ErrorBody.model_json_schema(ref_template="#/components/schemas/{model}").pop("$defs", {}).items()
+    ):
+        schemas[name] = schema
+    schemas["ErrorBody"] = {
+        k: v
+        for k, v in ErrorBody.model_json_schema(ref_template="#/components/schemas/{model}").items()
+        if k != "$defs"
+    }
+    for name in ("HTTPValidationError", "ValidationError"):
+        schemas.pop(name, None)
+    error = {"application/json": {"schema": {"$ref": "#/components/schemas/ErrorBody"}}}
+    for path, operations in document.get("paths", {}).items():
+        public = path.startswith(PUBLIC_PATHS)
+        for operation in operations.values():
+            responses = operation.setdefault("responses", {})
+            for status, description in _ERROR_STATUSES.items():
+                if status == "401" and public and not path.startswith("/auth/"):
+                    continue
+                responses[status] = {"description": description, "content": error}
+            if public:
+                operation["security"] = []
     return document
 
 

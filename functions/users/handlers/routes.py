@@ -5,12 +5,13 @@ from __future__ import annotations
 from functools import lru_cache
 from typing import Annotated
 
-from aws_lambda_powertools.event_handler import Response
 from aws_lambda_powertools.event_handler.api_gateway import Router
 from aws_lambda_powertools.event_handler.openapi.params import Body
+from aws_lambda_powertools.metrics import MetricUnit
 
 from functions.core.config import get_settings
 from functions.core.identity import caller_id
+from functions.core.observability import metrics
 from functions.graph.dal import FollowRepository
 from functions.users.cognito import CognitoUserPool, IssuedTokens
 from functions.users.dal import UserRepository
@@ -50,11 +51,11 @@ def _tokens(tokens: IssuedTokens) -> dict[str, object]:
     }
 
 
-@router.post("/auth/signup", tags=["auth"], summary="Create an account and its profile")
-def sign_up(request: Annotated[SignUpRequest, Body()]) -> Response[SignUpResponse]:
+@router.post("/auth/signup", status_code=201, tags=["auth"], summary="Create an account and its profile")
+def sign_up(request: Annotated[SignUpRequest, Body()]) -> SignUpResponse:
     profile = service().sign_up(request)
-    body = SignUpResponse(user=to_user(profile, followed_by_me=False))
-    return Response(status_code=201, content_type="application/json", body=body)
+    metrics.add_metric(name="SignUps", unit=MetricUnit.Count, value=1)
+    return SignUpResponse(user=to_user(profile, followed_by_me=False))
 
 
 @router.post("/auth/login", tags=["auth"], summary="Exchange username and password for tokens")
