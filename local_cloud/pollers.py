@@ -32,8 +32,6 @@ from datetime import UTC, datetime
 from types import TracebackType
 from typing import Any
 
-from botocore.exceptions import BotoCoreError, ClientError
-
 from infra.resources import EventSourceMapping, Function, ServiceSpec
 from local_cloud.lambda_runtime import Handler, LazyHandler, LocalLambdaContext, function_arn
 from local_cloud.provision import ClientSource, Provisioned
@@ -316,33 +314,28 @@ class StreamPoller(Poller):
         self._function = function
         self._retry_delay = retry_delay
         self._shard_id: str | None = None
-        self._iterator: str | None = None
         self.checkpoint = checkpoint
         """Sequence number of the last record handled (or discarded); the restart point."""
 
     # -- reading ---------------------------------------------------------------------------------------
-    def _new_iterator(self) -> str:
+    def _new_iterator(self, after: str | None = None) -> str:
         if self._shard_id is None:
             description = self._streams.describe_stream(StreamArn=self.stream_arn)["StreamDescription"]
             # moto keeps exactly one shard per stream, never split or closed.
             self._shard_id = description["Shards"][0]["ShardId"]
         request: dict[str, Any] = {"StreamArn": self.stream_arn, "ShardId": self._shard_id}
-        if self.checkpoint is not None:
-            request |= {"ShardIteratorType": "AFTER_SEQUENCE_NUMBER", "SequenceNumber": self.checkpoint}
+        position = after or self.checkpoint
+        if position is not None:
+            request |= {"ShardIteratorType": "AFTER_SEQUENCE_NUMBER", "SequenceNumber": position}
         else:
             request["ShardIteratorType"] = self.mapping.starting_position
         return str(self._streams.get_shard_iterator(**request)["ShardIterator"])
 
-    def _get_records(self, limit: int) -> list[dict[str, Any]]:
-        if self._iterator is None:
-            self._iterator = self._new_iterator()
-        try:
-            response = self._streams.get_records(ShardIterator=self._iterator, Limit=limit)
-        except (ClientError, BotoCoreError):
-            # Expired or pruned iterator (moto answers 500 for one it forgot): restart from checkpoint.
-            self._iterator = None
-            raise
-        self._iterator = response.get("NextShardIterator")
+    def _get_records(self, limit: int, after: str | None = None) -> list[dict[str, Any]]:
+        # A fresh iterator for every read, positioned after the checkpoint (or after the last record
+        # already read into this batch). moto swaps a table's stream shard object when it rolls back
+        # a failed TransactWriteItems, and an iterator taken before the swap never sees later records.
+        response = self._streams.get_records(ShardIterator=self._new_iterator(after), Limit=limit)
         return list(response.get("Records", []))
 
     def _fetch_batch(self) -> list[dict[str, Any]]:
@@ -351,7 +344,8 @@ class StreamPoller(Poller):
         records = self._get_records(batch_size)
         while records and len(records) < batch_size and time.monotonic() < deadline and not self.stopping:
             self._stop.wait(min(self.poll_interval, max(0.0, deadline - time.monotonic())))
-            records.extend(self._get_records(batch_size - len(records)))
+            last = str(records[-1]["dynamodb"]["SequenceNumber"])
+            records.extend(self._get_records(batch_size - len(records), after=last))
         return records
 
     def poll_once(self) -> int:
@@ -367,7 +361,6 @@ class StreamPoller(Poller):
         while work:
             if self.stopping:
                 # Unhandled records stay after the checkpoint: the next start reads them again.
-                self._iterator = None
                 return
             chunk = work.popleft()
             chunk.records = self._drop_expired(chunk)

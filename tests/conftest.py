@@ -11,6 +11,11 @@ import requests
 from tests.support.client import Account, Api, sign_up_and_log_in
 
 os.environ.setdefault("JSII_SILENCE_WARNING_END_OF_LIFE_NODE_VERSION", "20")
+# Powertools reads these when functions.core.observability is first imported, which may happen at
+# collection, before the local cloud sets the functions' environment.
+os.environ.setdefault("POWERTOOLS_METRICS_NAMESPACE", "Chirp")
+os.environ.setdefault("POWERTOOLS_SERVICE_NAME", "chirp")
+os.environ.setdefault("POWERTOOLS_TRACE_DISABLED", "true")
 
 
 @pytest.fixture(scope="session")

@@ -7,10 +7,16 @@ tables without streams, so the local cloud's pollers cannot do the consumer's wo
 from __future__ import annotations
 
 import dataclasses
+import os
 import time
 import uuid
 from collections.abc import Iterator
 from typing import Any
+
+# Powertools Metrics reads its namespace when functions.core.observability is first imported, which
+# here is test collection, before the local cloud exports the functions' environment (see report).
+os.environ.setdefault("POWERTOOLS_METRICS_NAMESPACE", "Chirp")
+os.environ.setdefault("POWERTOOLS_SERVICE_NAME", "chirp")
 
 import pytest
 from ulid import ULID

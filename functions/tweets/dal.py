@@ -1,0 +1,466 @@
+"""Data access of the tweets domain: tweets, likes and retweets. The only module that talks to DynamoDB.
+
+Tables (keys declared once in ``infra/resources.py``):
+- ``tweets``: ``tweet_id`` (a ULID). Tweets and replies (``kind="tweet"``) and retweets (``kind="retweet"``,
+  ``retweet_of=<original>``, ``author_id=<retweeter>``). GSIs ``by_author`` (author_id, tweet_id) and
+  ``by_reply_to`` (reply_to, tweet_id; sparse: only replies carry ``reply_to``).
+- ``engagements``: ``tweet_id`` + ``sk`` = ``like#<user_id>`` | ``retweet#<user_id>``. One item per user and
+  kind is what makes likes and retweets count once, exactly. A retweet engagement holds ``retweet_id``.
+- ``users`` (owned by the users domain): profiles' ``tweet_count`` is kept in the same transactions.
+
+Every multi-item change is one TransactWriteItems whose conditions carry the invariants. Cancellation
+reasons are read by item position, never by message text. PynamoDB sends a transaction's items grouped
+by operation (condition checks, deletes, puts, updates) whatever order they were added in, so
+``_Transaction`` labels each item and maps the reasons back through that wire order.
+"""
+
+from __future__ import annotations
+
+import random
+import time
+from collections.abc import Callable, Iterable
+from dataclasses import dataclass
+from typing import Any
+
+from pynamodb.attributes import ListAttribute, NumberAttribute, UnicodeAttribute
+from pynamodb.connection import Connection
+from pynamodb.exceptions import DoesNotExist, TransactWriteError
+from pynamodb.indexes import AllProjection, GlobalSecondaryIndex
+from pynamodb.models import Model
+from pynamodb.transactions import TransactWrite
+
+from functions.core.dynamo import REGION, FromEnv
+from functions.core.errors import Conflict, NotFound
+from functions.core.observability import logger
+from functions.core.rate_limits import Charge
+from functions.users.dal import UserRecord
+
+KIND_TWEET = "tweet"
+KIND_RETWEET = "retweet"
+LIKE = "like"
+RETWEET = "retweet"
+_CONDITION_FAILED = "ConditionalCheckFailed"
+_CONFLICT = "TransactionConflict"
+_ATTEMPTS = 4
+
+
+class ByAuthorIndex(GlobalSecondaryIndex["TweetRecord"]):
+    class Meta:
+        index_name = "by_author"
+        projection = AllProjection()
+
+    author_id = UnicodeAttribute(hash_key=True)
+    tweet_id = UnicodeAttribute(range_key=True)
+
+
+class ByReplyToIndex(GlobalSecondaryIndex["TweetRecord"]):
+    class Meta:
+        index_name = "by_reply_to"
+        projection = AllProjection()
+
+    reply_to = UnicodeAttribute(hash_key=True)
+    tweet_id = UnicodeAttribute(range_key=True)
+
+
+class TweetRecord(Model):
+    class Meta:
+        table_name = FromEnv("TWEETS_TABLE_NAME")
+        region = REGION
+
+    tweet_id = UnicodeAttribute(hash_key=True)
+    kind = UnicodeAttribute(default=KIND_TWEET)
+    author_id = UnicodeAttribute()
+    created_at = UnicodeAttribute()
+    text = UnicodeAttribute(null=True)
+    hashtags = ListAttribute(of=UnicodeAttribute, default=list)
+    mentions = ListAttribute(of=UnicodeAttribute, default=list)
+    urls = ListAttribute(of=UnicodeAttribute, default=list)
+    media_ids = ListAttribute(of=UnicodeAttribute, default=list)
+    reply_to = UnicodeAttribute(null=True)
+    retweet_of = UnicodeAttribute(null=True)
+    like_count = NumberAttribute(default=0)
+    retweet_count = NumberAttribute(default=0)
+    reply_count = NumberAttribute(default=0)
+
+    by_author = ByAuthorIndex()
+    by_reply_to = ByReplyToIndex()
+
+    @property
+    def is_retweet(self) -> bool:
+        return self.kind == KIND_RETWEET
+
+
+class EngagementRecord(Model):
+    class Meta:
+        table_name = FromEnv("ENGAGEMENTS_TABLE_NAME")
+        region = REGION
+
+    tweet_id = UnicodeAttribute(hash_key=True)
+    sk = UnicodeAttribute(range_key=True)
+    kind = UnicodeAttribute()
+    user_id = UnicodeAttribute()
+    created_at = UnicodeAttribute()
+    retweet_id = UnicodeAttribute(null=True)
+
+
+def engagement_key(kind: str, user_id: str) -> str:
+    return f"{kind}#{user_id}"
+
+
+class TweetGone(NotFound):
+    """The tweet a write depends on does not exist (or is a retweet item, not an original)."""
+
+    def __init__(self, tweet_id: str) -> None:
+        super().__init__("No such tweet.")
+        self.tweet_id = tweet_id
+
+
+class ProfileMissing(NotFound):
+    def __init__(self) -> None:
+        super().__init__("No such user.")
+
+
+@dataclass
+class PurgeReport:
+    likes_removed: int = 0
+    retweets_removed: int = 0
+
+
+def _connection() -> Connection:
+    return Connection(region=TweetRecord.Meta.region)
+
+
+class _Transaction:
+    """A TransactWrite whose items carry labels, so cancellation reasons map to them by position."""
+
+    _WIRE_ORDER = ("condition", "delete", "put", "update")
+
+    def __init__(self) -> None:
+        self.tx = TransactWrite(connection=_connection())
+        self._labels: dict[str, list[str]] = {op: [] for op in self._WIRE_ORDER}
+
+    def put(self, label: str, model: Model, condition: Any = None) -> None:
+        self.tx.save(model, condition=condition)
+        self._labels["put"].append(label)
+
+    def update(self, label: str, model: Model, actions: list[Any], condition: Any = None) -> None:
+        self.tx.update(model, actions=actions, condition=condition)
+        self._labels["update"].append(label)
+
+    def delete(self, label: str, model: Model, condition: Any = None) -> None:
+        self.tx.delete(model, condition=condition)
+        self._labels["delete"].append(label)
+
+    def charge(self, label: str, charge: Charge) -> None:
+        charge.add_to(self.tx)  # adds one update item
+        self._labels["update"].append(label)
+
+    def commit(self) -> dict[str, str]:
+        """Commit; {} on success, else {label: reason code} of the items that cancelled the transaction."""
+        try:
+            with self.tx:
+                pass  # the context manager commits on a clean exit
+        except TransactWriteError as exc:
+            wire = [label for op in self._WIRE_ORDER for label in self._labels[op]]
+            failed = {
+                label: reason.code
+                for label, reason in zip(wire, exc.cancellation_reasons, strict=False)
+                if reason is not None and reason.code not in ("", "None")
+            }
+            if not failed:
+                raise
+            return failed
+        return {}
+
+
+def _transact(build: Callable[[_Transaction], None]) -> set[str]:
+    """Build and commit a transaction; return the labels of the items whose condition failed.
+
+    A transaction that only lost a race with another one (TransactionConflict) is rebuilt and retried
+    with jitter; any other cancellation reason is unexpected and raised.
+    """
+    for attempt in range(_ATTEMPTS):
+        tx = _Transaction()
+        build(tx)
+        failed = tx.commit()
+        if all(code == _CONDITION_FAILED for code in failed.values()):
+            return set(failed)
+        unexpected = {
+            label: code for label, code in failed.items() if code not in (_CONFLICT, _CONDITION_FAILED)
+        }
+        if unexpected:
+            logger.error("transaction cancelled", extra={"reasons": failed})
+            raise RuntimeError(f"transaction cancelled: {unexpected}")
+        time.sleep(random.uniform(0.01, 0.05) * (attempt + 1))
+    raise Conflict("The tweet is busy; try again.")
+
+
+def _is_original() -> Any:
+    return TweetRecord.tweet_id.exists() & (TweetRecord.kind == KIND_TWEET)
+
+
+def _is_profile() -> Any:
+    return UserRecord.pk.exists() & (UserRecord.kind == "profile")
+
+
+class TweetRepository:
+    """Every DynamoDB call of the tweets domain goes through here. Reads of tweets are strongly consistent
+    so that a deleted tweet is never served once its DELETE returned."""
+
+    # ---- reads --------------------------------------------------------------------------------------
+    def get(self, tweet_id: str) -> TweetRecord | None:
+        """1 GetItem (consistent)."""
+        try:
+            return TweetRecord.get(tweet_id, consistent_read=True)
+        except DoesNotExist:
+            return None
+
+    def get_many(self, tweet_ids: Iterable[str]) -> dict[str, TweetRecord]:
+        """1 BatchGetItem (consistent) per 100 ids; missing ids are simply absent from the result."""
+        ids = set(tweet_ids)
+        if not ids:
+            return {}
+        return {r.tweet_id: r for r in TweetRecord.batch_get(ids, consistent_read=True)}
+
+    def users(self, user_ids: Iterable[str]) -> dict[str, UserRecord]:
+        """1 BatchGetItem on users per 100 ids (profiles only)."""
+        ids = set(user_ids)
+        if not ids:
+            return {}
+        return {r.pk: r for r in UserRecord.batch_get(ids) if r.kind == "profile"}
+
+    def user(self, user_id: str) -> UserRecord | None:
+        """1 GetItem on users."""
+        try:
+            record = UserRecord.get(user_id)
+        except DoesNotExist:
+            return None
+        return record if record.kind == "profile" else None
+
+    def engaged(self, user_id: str, tweet_ids: Iterable[str]) -> set[tuple[str, str]]:
+        """Which of ``tweet_ids`` the user liked / retweeted: {(tweet_id, "like"|"retweet")}.
+
+        1 BatchGetItem (consistent) per 50 tweets (two keys per tweet).
+        """
+        keys = [(t, engagement_key(kind, user_id)) for t in set(tweet_ids) for kind in (LIKE, RETWEET)]
+        if not keys:
+            return set()
+        return {(r.tweet_id, r.kind) for r in EngagementRecord.batch_get(keys, consistent_read=True)}
+
+    def by_author(self, author_id: str, after: str | None, limit: int) -> tuple[list[TweetRecord], bool]:
+        """1 Query on GSI by_author, newest first, strictly after the position ``after``."""
+        start = {"author_id": {"S": author_id}, "tweet_id": {"S": after}} if after else None
+        return _page(
+            TweetRecord.by_author.query(
+                author_id, scan_index_forward=False, limit=limit, page_size=limit, last_evaluated_key=start
+            )
+        )
+
+    def replies(self, parent_id: str, after: str | None, limit: int) -> tuple[list[TweetRecord], bool]:
+        """1 Query on GSI by_reply_to, newest first, strictly after the position ``after``."""
+        start = {"reply_to": {"S": parent_id}, "tweet_id": {"S": after}} if after else None
+        return _page(
+            TweetRecord.by_reply_to.query(
+                parent_id, scan_index_forward=False, limit=limit, page_size=limit, last_evaluated_key=start
+            )
+        )
+
+    # ---- writes -------------------------------------------------------------------------------------
+    def post(self, tweet: TweetRecord, charge: Charge) -> None:
+        """1 TransactWriteItems: the tweet, the author's tweet_count, the rate-limit charge and, for a
+        reply, the parent's reply_count (conditional on the parent being an existing original)."""
+
+        def build(tx: _Transaction) -> None:
+            tx.put("tweet", tweet, TweetRecord.tweet_id.does_not_exist())
+            tx.update(
+                "author", UserRecord(pk=tweet.author_id), [UserRecord.tweet_count.add(1)], _is_profile()
+            )
+            tx.charge("quota", charge)
+            if tweet.reply_to:
+                parent = TweetRecord(tweet_id=tweet.reply_to)
+                tx.update("parent", parent, [TweetRecord.reply_count.add(1)], _is_original())
+
+        failed = _transact(build)
+        if "parent" in failed:
+            raise TweetGone(str(tweet.reply_to))
+        if "author" in failed:
+            raise ProfileMissing()
+        if "quota" in failed:
+            raise charge.exceeded()
+
+    def delete(self, tweet: TweetRecord, *, with_parent: bool = True) -> None:
+        """1 TransactWriteItems: delete the tweet (only if still the author's), the author's tweet_count
+        -1 and, for a reply whose parent still exists, the parent's reply_count -1. Retried without the
+        parent when the parent vanished in the meantime."""
+
+        def build(tx: _Transaction) -> None:
+            condition = TweetRecord.tweet_id.exists() & (TweetRecord.author_id == tweet.author_id)
+            tx.delete("tweet", TweetRecord(tweet_id=tweet.tweet_id), condition)
+            tx.update(
+                "author", UserRecord(pk=tweet.author_id), [UserRecord.tweet_count.add(-1)], _is_profile()
+            )
+            if with_parent and tweet.reply_to:
+                parent = TweetRecord(tweet_id=tweet.reply_to)
+                tx.update("parent", parent, [TweetRecord.reply_count.add(-1)], _is_original())
+
+        failed = _transact(build)
+        if "tweet" in failed:
+            raise TweetGone(tweet.tweet_id)
+        if "author" in failed:
+            raise ProfileMissing()
+        if "parent" in failed and with_parent:
+            self.delete(tweet, with_parent=False)
+
+    def like(self, tweet_id: str, user_id: str, at: str) -> bool:
+        """1 TransactWriteItems: the like item (only if absent) and like_count +1 (only if the tweet is an
+        existing original). Returns False when the user already liked it (nothing changed)."""
+        like = EngagementRecord(
+            tweet_id=tweet_id, sk=engagement_key(LIKE, user_id), kind=LIKE, user_id=user_id, created_at=at
+        )
+
+        def build(tx: _Transaction) -> None:
+            tx.put("engagement", like, EngagementRecord.sk.does_not_exist())
+            tx.update(
+                "tweet", TweetRecord(tweet_id=tweet_id), [TweetRecord.like_count.add(1)], _is_original()
+            )
+
+        return self._engagement_outcome(_transact(build), tweet_id)
+
+    def unlike(self, tweet_id: str, user_id: str) -> bool:
+        """1 TransactWriteItems: delete the like item (only if present) and like_count -1."""
+        like = EngagementRecord(tweet_id=tweet_id, sk=engagement_key(LIKE, user_id))
+
+        def build(tx: _Transaction) -> None:
+            tx.delete("engagement", like, EngagementRecord.sk.exists())
+            tx.update(
+                "tweet", TweetRecord(tweet_id=tweet_id), [TweetRecord.like_count.add(-1)], _is_original()
+            )
+
+        return self._engagement_outcome(_transact(build), tweet_id)
+
+    def retweet(self, retweet: TweetRecord, charge: Charge) -> bool:
+        """1 TransactWriteItems: the retweet engagement (only if absent), the retweet item in tweets, the
+        original's retweet_count +1, the retweeter's tweet_count +1 and the rate-limit charge.
+        Returns False when the user already retweeted it (nothing changed, nothing charged)."""
+        original_id = str(retweet.retweet_of)
+        engagement = EngagementRecord(
+            tweet_id=original_id,
+            sk=engagement_key(RETWEET, retweet.author_id),
+            kind=RETWEET,
+            user_id=retweet.author_id,
+            created_at=retweet.created_at,
+            retweet_id=retweet.tweet_id,
+        )
+
+        def build(tx: _Transaction) -> None:
+            tx.put("engagement", engagement, EngagementRecord.sk.does_not_exist())
+            tx.put("retweet", retweet, TweetRecord.tweet_id.does_not_exist())
+            tx.update(
+                "tweet", TweetRecord(tweet_id=original_id), [TweetRecord.retweet_count.add(1)], _is_original()
+            )
+            tx.update(
+                "author", UserRecord(pk=retweet.author_id), [UserRecord.tweet_count.add(1)], _is_profile()
+            )
+            tx.charge("quota", charge)
+
+        failed = _transact(build)
+        if "tweet" in failed:
+            raise TweetGone(original_id)
+        if "engagement" in failed:
+            return False
+        if "author" in failed:
+            raise ProfileMissing()
+        if "quota" in failed:
+            raise charge.exceeded()
+        return True
+
+    def unretweet(self, original_id: str, user_id: str) -> bool:
+        """1 GetItem (the engagement, for the retweet's id) + 1 TransactWriteItems: delete the engagement
+        and the retweet item (only if present), the original's retweet_count -1 and the retweeter's
+        tweet_count -1. Returns False when the user had not retweeted it."""
+        try:
+            engagement = EngagementRecord.get(
+                original_id, engagement_key(RETWEET, user_id), consistent_read=True
+            )
+        except DoesNotExist:
+            return False
+
+        def build(tx: _Transaction) -> None:
+            tx.delete("engagement", engagement, EngagementRecord.sk.exists())
+            tx.delete(
+                "retweet", TweetRecord(tweet_id=str(engagement.retweet_id)), TweetRecord.tweet_id.exists()
+            )
+            tx.update(
+                "tweet",
+                TweetRecord(tweet_id=original_id),
+                [TweetRecord.retweet_count.add(-1)],
+                _is_original(),
+            )
+            tx.update("author", UserRecord(pk=user_id), [UserRecord.tweet_count.add(-1)], _is_profile())
+
+        failed = _transact(build)
+        if "tweet" in failed:
+            raise TweetGone(original_id)
+        # A failed engagement/retweet condition: a concurrent un-retweet (or the cleanup) got there first.
+        return not ({"engagement", "retweet"} & failed)
+
+    @staticmethod
+    def _engagement_outcome(failed: set[str], tweet_id: str) -> bool:
+        if "tweet" in failed:
+            raise TweetGone(tweet_id)
+        return "engagement" not in failed
+
+    # ---- cleanup after an original was deleted ------------------------------------------------------
+    def purge_engagements(self, tweet_id: str) -> PurgeReport:
+        """Remove every like and retweet of a deleted original. Safe to repeat: what is gone stays gone.
+
+        1 Query per 100 engagements, then likes in BatchWriteItem (25 per call) and, per retweet, 1
+        TransactWriteItems that deletes the retweet item and its engagement and takes 1 off the
+        retweeter's tweet_count only if the retweet item still existed.
+        """
+        report = PurgeReport()
+        engagements = list(EngagementRecord.query(tweet_id, consistent_read=True, page_size=100))
+        likes = [e for e in engagements if e.kind == LIKE]
+        with EngagementRecord.batch_write() as batch:
+            for like in likes:
+                batch.delete(like)
+        report.likes_removed = len(likes)
+        for engagement in (e for e in engagements if e.kind == RETWEET):
+            if self._purge_retweet(engagement):
+                report.retweets_removed += 1
+        return report
+
+    def _purge_retweet(self, engagement: EngagementRecord, *, fix_count: bool = True) -> bool:
+        def build(tx: _Transaction) -> None:
+            retweet = TweetRecord(tweet_id=str(engagement.retweet_id))
+            tx.delete("retweet", retweet, TweetRecord.tweet_id.exists())
+            tx.delete("engagement", engagement)
+            if fix_count:
+                author = UserRecord(pk=engagement.user_id)
+                tx.update("author", author, [UserRecord.tweet_count.add(-1)], _is_profile())
+
+        failed = _transact(build)
+        if "retweet" in failed:
+            # An un-retweet got there first and already fixed the counts: only the engagement may be left.
+            engagement.delete()
+            return False
+        if "author" in failed:
+            return self._purge_retweet(engagement, fix_count=False)  # no profile to correct
+        return True
+
+
+def _page(results: Any) -> tuple[list[TweetRecord], bool]:
+    """Drain a bounded PynamoDB query: (items, exhausted), exhausted when DynamoDB says nothing follows."""
+    items = list(results)
+    return items, results.last_evaluated_key is None
+
+
+__all__ = [
+    "EngagementRecord",
+    "ProfileMissing",
+    "PurgeReport",
+    "TweetGone",
+    "TweetRecord",
+    "TweetRepository",
+    "engagement_key",
+]
