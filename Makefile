@@ -50,5 +50,18 @@ synth: build node_modules/.installed
 deploy: build node_modules/.installed
 	npx cdk deploy --context stage=$(STAGE)
 
+## make bench: fan-out strategies, home-read cost, fan-out lag, cold imports (prints a table)
+BENCH_STAMP := $(VENV)/.bench-installed
+$(BENCH_STAMP): bench/requirements.txt $(STAMP)
+	$(BIN)/python -m pip install -q -r bench/requirements.txt
+	@touch $@
+
+bench: $(BENCH_STAMP)
+	$(BIN)/python -m bench $(BENCH_ARGS)
+
+## make redrive: move the fanout DLQ's messages back to its queue (ENDPOINT=url for the local cloud)
+redrive: install
+	$(BIN)/python scripts/redrive.py $(if $(QUEUE),--queue $(QUEUE)) $(if $(ENDPOINT),--endpoint-url $(ENDPOINT))
+
 clean:
 	rm -rf cdk.out .build .pytest_cache .mypy_cache .ruff_cache

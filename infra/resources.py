@@ -308,8 +308,8 @@ FUNCTIONS: tuple[Function, ...] = (
     Function(
         name="timeline-api",
         handler="functions.timeline.handlers.api.lambda_handler",
-        reads=("tweets", "follows", "engagements"),
-        writes=("timelines", "users"),
+        reads=("tweets", "follows", "engagements", "users"),
+        writes=("timelines",),
         secrets=("cursor-signing-key",),
     ),
     Function(

@@ -27,10 +27,11 @@ def _parse(argv: list[str]) -> argparse.Namespace:
     return parser.parse_args(argv)
 
 
-def _banner(base: str) -> str:
+def _banner(base: str, aws_endpoint: str) -> str:
     return f"""
 Chirp is running at {base}
   API docs (Swagger UI): {base}/docs      OpenAPI: {base}/openapi.json
+  AWS endpoint (moto):   {aws_endpoint}  e.g. make redrive ENDPOINT={aws_endpoint}
 
 Try it:
   curl -s {base}/health
@@ -67,7 +68,7 @@ def main(argv: list[str] | None = None) -> int:
         print(f"cannot start: {exc} (is port {args.port} in use? set PORT=...)", file=sys.stderr)
         cloud.stop()
         return 1
-    print(_banner(cloud.base_url), flush=True)
+    print(_banner(cloud.base_url, cloud.aws.endpoint_url), flush=True)
     print(f"started in {time.monotonic() - started:.2f} s", flush=True)
     stop.wait()
     print("\nstopping...", flush=True)

@@ -27,19 +27,36 @@ def resolve_handler(dotted: str) -> Handler:
     return handler  # type: ignore[no-any-return]
 
 
+_ENVIRONMENTS_LOCK = threading.Lock()
+_ENVIRONMENTS: dict[str, threading.Lock] = {}
+
+
+def environment_lock(dotted: str) -> threading.Lock:
+    """The lock standing for the one warm execution environment of the function ``dotted``.
+
+    Lambda never runs two invocations in one execution environment at once, and handler code relies
+    on that: Powertools' resolvers keep the current event on the module-level ``app``. Locally every
+    function has a single environment (a module is imported once per process), so invocations of
+    one function — from the gateway or from a poller — take turns, while different functions still
+    run side by side.
+    """
+    with _ENVIRONMENTS_LOCK:
+        return _ENVIRONMENTS.setdefault(dotted, threading.Lock())
+
+
 class LazyHandler:
     """A handler imported on first use, so starting the pollers never imports function code."""
 
     def __init__(self, dotted: str) -> None:
         self.dotted = dotted
         self._handler: Handler | None = None
-        self._lock = threading.Lock()
+        self._environment = environment_lock(dotted)
 
     def __call__(self, event: dict[str, Any], context: Any) -> Any:
-        with self._lock:
+        with self._environment:
             if self._handler is None:
                 self._handler = resolve_handler(self.dotted)
-        return self._handler(event, context)
+            return self._handler(event, context)
 
 
 @dataclass

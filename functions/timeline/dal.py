@@ -1,0 +1,469 @@
+"""Data access of the timeline domain: the ``timelines`` table and the ``fanout`` queue.
+
+Table ``timelines`` (keys declared once in ``infra/resources.py``):
+- ``user_id`` + ``entry_id`` (a tweet or retweet ULID): one cached home-timeline entry, with
+  ``original_id``, ``author_id`` (who posted the entry) and ``original_author_id`` (when known). Entries
+  carry no TTL: expiry would open holes the read path cannot see; trimming bounds the partition.
+- ``user_id`` + ``entry_id = "~meta"``: the user's meta item (see ``TimelineMeta``): floor, pull set and
+  last_seen as a reader; celebrity mode as an author.
+
+This module talks to DynamoDB with a plain boto3 client rather than PynamoDB: the fan-out needs
+``BatchWriteItem`` with its own handling of ``UnprocessedItems`` (capped exponential backoff with full
+jitter, then a hard failure so SQS redelivers), exact call accounting for the benchmark, and a client
+tests can hook. Every call goes through ``_call``, which counts it in ``calls``.
+"""
+
+from __future__ import annotations
+
+import os
+import random
+import threading
+import time
+from collections import Counter
+from collections.abc import Callable, Iterable, Sequence
+from dataclasses import dataclass, field
+from functools import lru_cache
+from typing import Any
+
+import boto3
+from botocore.config import Config
+from botocore.exceptions import ClientError
+from ulid import ULID
+
+from functions.timeline.models import (
+    ENTRY_KEY_BELOW,
+    META_KEY,
+    FanoutMessage,
+    TimelineEntry,
+    TimelineMeta,
+    WriteStats,
+)
+
+BATCH_WRITE_MAX = 25
+BATCH_GET_MAX = 100
+SQS_BATCH_MAX = 10
+SQS_BATCH_BYTES = 240 * 1024  # below SendMessageBatch's 256 KiB total, with room for attributes
+
+
+class UnprocessedItemsError(RuntimeError):
+    """BatchWriteItem still returned UnprocessedItems after every retry; the caller's record must fail."""
+
+    def __init__(self, remaining: int) -> None:
+        super().__init__(f"{remaining} items still unprocessed after retries")
+        self.remaining = remaining
+
+
+@dataclass(frozen=True)
+class Backoff:
+    """Capped exponential backoff with full jitter: sleep uniform(0, min(cap, base * 2**attempt))."""
+
+    attempts: int = 8
+    base_seconds: float = 0.05
+    cap_seconds: float = 2.0
+    sleep: Callable[[float], None] = time.sleep
+
+    def pause(self, attempt: int) -> None:
+        self.sleep(random.uniform(0, min(self.cap_seconds, self.base_seconds * 2**attempt)))
+
+
+_CLIENT_CONFIG = Config(retries={"max_attempts": 5, "mode": "standard"}, max_pool_connections=50)
+
+
+@lru_cache(maxsize=1)
+def _ddb() -> Any:
+    return boto3.client("dynamodb", config=_CLIENT_CONFIG)
+
+
+@lru_cache(maxsize=1)
+def _sqs() -> Any:
+    return boto3.client("sqs", config=_CLIENT_CONFIG)
+
+
+def ulid_lower_bound(epoch_seconds: float) -> str:
+    """The smallest ULID of that millisecond: every id created at or after it compares >= this."""
+    return str(ULID.from_timestamp(max(0.0, epoch_seconds)))[:10] + "0" * 16
+
+
+def ulid_seconds(ulid: str) -> float:
+    try:
+        return float(ULID.from_str(ulid).timestamp)
+    except ValueError:
+        return 0.0
+
+
+def now_seq(now: float) -> str:
+    """A ULID for ``now``: a position in the same order as tweet ids."""
+    return str(ULID.from_timestamp(now))
+
+
+class CallCounter:
+    """Thread-safe count of DynamoDB / SQS calls by operation name (what the benchmark reads)."""
+
+    def __init__(self) -> None:
+        self._lock = threading.Lock()
+        self.counts: Counter[str] = Counter()
+
+    def add(self, operation: str, n: int = 1) -> None:
+        with self._lock:
+            self.counts[operation] += n
+
+    def snapshot(self) -> dict[str, int]:
+        with self._lock:
+            return dict(self.counts)
+
+
+def _s(item: dict[str, Any], name: str) -> str | None:
+    value = item.get(name)
+    return None if value is None else str(value.get("S"))
+
+
+def _entry_item(user_id: str, entry: TimelineEntry) -> dict[str, Any]:
+    item: dict[str, Any] = {
+        "user_id": {"S": user_id},
+        "entry_id": {"S": entry.entry_id},
+        "original_id": {"S": entry.original_id},
+        "author_id": {"S": entry.author_id},
+    }
+    if entry.original_author_id:
+        item["original_author_id"] = {"S": entry.original_author_id}
+    return item
+
+
+def _entry_of(item: dict[str, Any]) -> TimelineEntry:
+    return TimelineEntry(
+        entry_id=str(_s(item, "entry_id")),
+        original_id=str(_s(item, "original_id")),
+        author_id=str(_s(item, "author_id")),
+        original_author_id=_s(item, "original_author_id"),
+    )
+
+
+def _meta_of(item: dict[str, Any]) -> TimelineMeta:
+    return TimelineMeta(
+        user_id=str(_s(item, "user_id")),
+        floor=_s(item, "floor_id") or "",
+        pull=set(item.get("pull_ids", {}).get("SS", [])),
+        last_seen=int(item["last_seen"]["N"]) if "last_seen" in item else None,
+        celebrity=bool(item.get("is_celebrity", {}).get("BOOL", False)),
+        mode_seq=_s(item, "mode_seq") or "",
+        down_seq=_s(item, "down_seq") or "",
+    )
+
+
+def _is_condition_failure(exc: ClientError) -> bool:
+    return exc.response.get("Error", {}).get("Code") == "ConditionalCheckFailedException"
+
+
+@dataclass
+class TimelineStore:
+    """Every DynamoDB call on the ``timelines`` table goes through here."""
+
+    client: Any = None
+    table_name: str | None = None
+    backoff: Backoff = field(default_factory=Backoff)
+    calls: CallCounter = field(default_factory=CallCounter)
+
+    @property
+    def table(self) -> str:
+        return self.table_name or os.environ["TIMELINES_TABLE_NAME"]
+
+    def _client(self) -> Any:
+        return self.client if self.client is not None else _ddb()
+
+    def _call(self, operation: str, method: str, **request: Any) -> Any:
+        self.calls.add(operation)
+        return getattr(self._client(), method)(**request)
+
+    # ---- reads ------------------------------------------------------------------------------------
+    def query_page(
+        self, user_id: str, before: str | None, limit: int, *, with_meta: bool
+    ) -> tuple[TimelineMeta | None, list[TimelineEntry], bool]:
+        """Newest entries strictly older than ``before`` (1 Query, eventually consistent).
+
+        With ``with_meta`` (first page: no ``before``) the meta item comes back first in the same call.
+        Returns (meta, entries, more) where ``more`` means older entries may follow.
+        """
+        request: dict[str, Any] = {
+            "TableName": self.table,
+            "ScanIndexForward": False,
+            "Limit": limit + (1 if with_meta else 0),
+            "KeyConditionExpression": "user_id = :u AND entry_id < :b",
+            "ExpressionAttributeValues": {
+                ":u": {"S": user_id},
+                ":b": {"S": before or ENTRY_KEY_BELOW},
+            },
+        }
+        if with_meta:
+            request["KeyConditionExpression"] = "user_id = :u AND entry_id <= :b"
+            request["ExpressionAttributeValues"][":b"] = {"S": META_KEY}
+        response = self._call("Query", "query", **request)
+        items = response.get("Items", [])
+        meta = None
+        if items and _s(items[0], "entry_id") == META_KEY:
+            meta = _meta_of(items.pop(0))
+        entries = [_entry_of(item) for item in items[:limit]]
+        more = "LastEvaluatedKey" in response or len(items) > limit
+        return meta, entries, more
+
+    def get_meta(self, user_id: str) -> TimelineMeta | None:
+        """1 GetItem."""
+        response = self._call(
+            "GetItem",
+            "get_item",
+            TableName=self.table,
+            Key={"user_id": {"S": user_id}, "entry_id": {"S": META_KEY}},
+        )
+        item = response.get("Item")
+        return _meta_of(item) if item else None
+
+    def get_metas(self, user_ids: Sequence[str], attributes: Sequence[str]) -> dict[str, TimelineMeta]:
+        """Meta items of up to 100 users: 1 BatchGetItem (+1 per retry of UnprocessedKeys)."""
+        if len(user_ids) > BATCH_GET_MAX:
+            raise ValueError("at most 100 keys per BatchGetItem")
+        if not user_ids:
+            return {}
+        projection = ", ".join(f"#a{i}" for i in range(len(attributes) + 1))
+        names = {f"#a{i}": name for i, name in enumerate(["user_id", *attributes])}
+        keys: list[dict[str, Any]] = [
+            {"user_id": {"S": u}, "entry_id": {"S": META_KEY}} for u in dict.fromkeys(user_ids)
+        ]
+        found: dict[str, TimelineMeta] = {}
+        for attempt in range(self.backoff.attempts):
+            response = self._call(
+                "BatchGetItem",
+                "batch_get_item",
+                RequestItems={
+                    self.table: {
+                        "Keys": keys,
+                        "ProjectionExpression": projection,
+                        "ExpressionAttributeNames": names,
+                    }
+                },
+            )
+            for item in response.get("Responses", {}).get(self.table, []):
+                meta = _meta_of(item)
+                found[meta.user_id] = meta
+            keys = response.get("UnprocessedKeys", {}).get(self.table, {}).get("Keys", [])
+            if not keys:
+                return found
+            self.backoff.pause(attempt)
+        raise UnprocessedItemsError(len(keys))
+
+    def entry_ids_by_author(self, user_id: str, author_id: str) -> list[str]:
+        """Entries of one author in a user's timeline: Query with a filter, 1 call per 1 MB read.
+
+        The partition is bounded (TIMELINE_MAX_ITEMS plus the trimming slack), so a filter over it is
+        cheaper than maintaining an index for the rare unfollow.
+        """
+        ids: list[str] = []
+        start: dict[str, Any] | None = None
+        while True:
+            request: dict[str, Any] = {
+                "TableName": self.table,
+                "KeyConditionExpression": "user_id = :u AND entry_id < :b",
+                "FilterExpression": "author_id = :a",
+                "ProjectionExpression": "entry_id",
+                "ExpressionAttributeValues": {
+                    ":u": {"S": user_id},
+                    ":b": {"S": ENTRY_KEY_BELOW},
+                    ":a": {"S": author_id},
+                },
+            }
+            if start:
+                request["ExclusiveStartKey"] = start
+            response = self._call("Query", "query", **request)
+            ids.extend(str(_s(item, "entry_id")) for item in response.get("Items", []))
+            start = response.get("LastEvaluatedKey")
+            if not start:
+                return ids
+
+    def entry_ids_beyond(self, user_id: str, keep: int) -> list[str]:
+        """Ids of the entries older than the newest ``keep``, newest first (keys-only Query, paged)."""
+        ids: list[str] = []
+        start: dict[str, Any] | None = None
+        while True:
+            request: dict[str, Any] = {
+                "TableName": self.table,
+                "ScanIndexForward": False,
+                "KeyConditionExpression": "user_id = :u AND entry_id < :b",
+                "ProjectionExpression": "entry_id",
+                "ExpressionAttributeValues": {":u": {"S": user_id}, ":b": {"S": ENTRY_KEY_BELOW}},
+            }
+            if start:
+                request["ExclusiveStartKey"] = start
+            response = self._call("Query", "query", **request)
+            ids.extend(str(_s(item, "entry_id")) for item in response.get("Items", []))
+            start = response.get("LastEvaluatedKey")
+            if not start:
+                return ids[keep:]
+
+    # ---- entry writes -----------------------------------------------------------------------------
+    def put_entry(self, user_id: str, entry: TimelineEntry) -> None:
+        """1 PutItem (idempotent: the key is the entry)."""
+        self._call("PutItem", "put_item", TableName=self.table, Item=_entry_item(user_id, entry))
+
+    def delete_entry(self, user_id: str, entry_id: str) -> None:
+        """1 DeleteItem (idempotent)."""
+        self._call(
+            "DeleteItem",
+            "delete_item",
+            TableName=self.table,
+            Key={"user_id": {"S": user_id}, "entry_id": {"S": entry_id}},
+        )
+
+    def put_entries(self, items: Iterable[tuple[str, TimelineEntry]]) -> list[list[dict[str, Any]]]:
+        """Build the BatchWriteItem request chunks (25 puts each) for (user_id, entry) pairs."""
+        requests = [{"PutRequest": {"Item": _entry_item(u, e)}} for u, e in items]
+        return _chunks(requests, BATCH_WRITE_MAX)
+
+    def delete_entries(self, keys: Iterable[tuple[str, str]]) -> list[list[dict[str, Any]]]:
+        """Build the BatchWriteItem request chunks (25 deletes each) for (user_id, entry_id) keys."""
+        requests = [{"DeleteRequest": {"Key": {"user_id": {"S": u}, "entry_id": {"S": e}}}} for u, e in keys]
+        return _chunks(requests, BATCH_WRITE_MAX)
+
+    def batch_write(self, chunk: list[dict[str, Any]]) -> WriteStats:
+        """Write one chunk of at most 25 requests: 1 BatchWriteItem, plus 1 per retry of UnprocessedItems.
+
+        Unprocessed items are retried with capped exponential backoff and full jitter; when attempts run
+        out, UnprocessedItemsError is raised so the message (or stream record) fails and is redelivered.
+        """
+        stats = WriteStats(items=len(chunk))
+        pending = chunk
+        for attempt in range(self.backoff.attempts):
+            stats.calls += 1
+            response = self._call("BatchWriteItem", "batch_write_item", RequestItems={self.table: pending})
+            pending = response.get("UnprocessedItems", {}).get(self.table, [])
+            if not pending:
+                return stats
+            stats.retried_items += len(pending)
+            if attempt + 1 < self.backoff.attempts:
+                self.backoff.pause(attempt)
+        raise UnprocessedItemsError(len(pending))
+
+    # ---- meta writes ------------------------------------------------------------------------------
+    def _update_meta(self, user_id: str, expression: str, values: dict[str, Any], **extra: Any) -> bool:
+        """1 UpdateItem on the meta item; False when its condition did not hold (nothing changed)."""
+        request: dict[str, Any] = {
+            "TableName": self.table,
+            "Key": {"user_id": {"S": user_id}, "entry_id": {"S": META_KEY}},
+            "UpdateExpression": expression,
+            **extra,
+        }
+        if values:
+            request["ExpressionAttributeValues"] = values
+        try:
+            self._call("UpdateItem", "update_item", **request)
+        except ClientError as exc:
+            if _is_condition_failure(exc):
+                return False
+            raise
+        return True
+
+    def raise_floor(self, user_id: str, floor: str) -> bool:
+        """Move the floor up to ``floor`` (never down): 1 conditional UpdateItem."""
+        return self._update_meta(
+            user_id,
+            "SET floor_id = :f",
+            {":f": {"S": floor}},
+            ConditionExpression="attribute_not_exists(floor_id) OR floor_id < :f",
+        )
+
+    def touch(self, user_id: str, now: float) -> bool:
+        """Record a home read: 1 UpdateItem (callers do it at most once per TOUCH_INTERVAL)."""
+        return self._update_meta(user_id, "SET last_seen = :t", {":t": {"N": str(int(now))}})
+
+    def record_rebuild(self, user_id: str, floor: str, pull: set[str]) -> bool:
+        """After a rebuild: set the floor, add ``pull`` to the pull set (never removes): 1 UpdateItem."""
+        values: dict[str, Any] = {":f": {"S": floor}}
+        expression = "SET floor_id = :f"
+        if pull:
+            expression += " ADD pull_ids :p"
+            values[":p"] = {"SS": sorted(pull)}
+        return self._update_meta(user_id, expression, values)
+
+    def add_pull(self, user_id: str, author_id: str) -> bool:
+        """Merge ``author_id`` at read time for this user from now on: 1 UpdateItem (idempotent)."""
+        return self._update_meta(user_id, "ADD pull_ids :p", {":p": {"SS": [author_id]}})
+
+    def remove_pull(self, user_id: str, author_id: str) -> bool:
+        """1 UpdateItem (idempotent; only if the meta item exists, so none is created)."""
+        return self._update_meta(
+            user_id,
+            "DELETE pull_ids :p",
+            {":p": {"SS": [author_id]}},
+            ConditionExpression="attribute_exists(user_id)",
+        )
+
+    def switch_mode(self, author_id: str, *, celebrity: bool, seq: str) -> bool:
+        """Switch an author between fan-out on write and on read: 1 conditional UpdateItem.
+
+        Only one concurrent caller wins a given switch (the condition names the current mode).
+        """
+        if celebrity:
+            return self._update_meta(
+                author_id,
+                "SET is_celebrity = :t, mode_seq = :s",
+                {":t": {"BOOL": True}, ":s": {"S": seq}, ":f": {"BOOL": False}},
+                ConditionExpression="attribute_not_exists(is_celebrity) OR is_celebrity = :f",
+            )
+        return self._update_meta(
+            author_id,
+            "SET is_celebrity = :f, down_seq = :s",
+            {":f": {"BOOL": False}, ":s": {"S": seq}, ":t": {"BOOL": True}},
+            ConditionExpression="is_celebrity = :t",
+        )
+
+
+def _chunks(items: list[Any], size: int) -> list[list[Any]]:
+    return [items[i : i + size] for i in range(0, len(items), size)]
+
+
+@dataclass
+class FanoutQueue:
+    """Sends fan-out messages to the ``fanout`` queue: SendMessageBatch, 10 messages per call."""
+
+    client: Any = None
+    queue_url: str | None = None
+    backoff: Backoff = field(default_factory=Backoff)
+    calls: CallCounter = field(default_factory=CallCounter)
+
+    @property
+    def url(self) -> str:
+        return self.queue_url or os.environ["FANOUT_QUEUE_URL"]
+
+    def send(self, messages: Sequence[FanoutMessage]) -> int:
+        """Send every message; returns the number of SendMessageBatch calls. Failed entries are retried
+        with backoff; if some still fail, the error propagates (the stream record fails and is retried)."""
+        calls = 0
+        for batch in _size_bounded_batches([m.model_dump_json(exclude_none=True) for m in messages]):
+            pending = {str(i): body for i, body in enumerate(batch)}
+            for attempt in range(self.backoff.attempts):
+                calls += 1
+                self.calls.add("SendMessageBatch")
+                response = (self.client or _sqs()).send_message_batch(
+                    QueueUrl=self.url,
+                    Entries=[{"Id": key, "MessageBody": body} for key, body in pending.items()],
+                )
+                pending = {f["Id"]: pending[f["Id"]] for f in response.get("Failed", [])}
+                if not pending:
+                    break
+                self.backoff.pause(attempt)
+            if pending:
+                raise RuntimeError(f"{len(pending)} fan-out messages could not be sent")
+        return calls
+
+
+def _size_bounded_batches(bodies: list[str]) -> list[list[str]]:
+    batches: list[list[str]] = []
+    current: list[str] = []
+    size = 0
+    for body in bodies:
+        length = len(body.encode())
+        if current and (len(current) == SQS_BATCH_MAX or size + length > SQS_BATCH_BYTES):
+            batches.append(current)
+            current, size = [], 0
+        current.append(body)
+        size += length
+    if current:
+        batches.append(current)
+    return batches

@@ -1,0 +1,271 @@
+"""The read side of home timelines: ``GET /timeline/home`` and the rebuild of an inactive reader's cache.
+
+A page is the newest entries strictly older than the cursor position (an entry id), merged from:
+- the cached timeline (1 Query; on the first page the meta item comes back in the same call);
+- the reader's pull set (celebrities, and ex-celebrities whose old tweets were never pushed): 1 Query on
+  by_author per account, in parallel;
+- below the floor (the cache may be incomplete there, e.g. trimmed), every followed account and the
+  reader: the following list, then 1 Query on by_author per account, in parallel. So paging never hits
+  a wall at TIMELINE_MAX_ITEMS.
+Each source returns at most n items older than the position; the merge only emits items at or above the
+highest "frontier" (the oldest item of a source that may have more), so nothing of any source can be
+skipped. Entries are de-duplicated by entry id across sources and by original tweet within a page, then
+hydrated (deleted tweets and undone retweets drop out). The cursor holds the last entry consumed: later
+items sort above it, so paging while new items arrive never repeats or skips an item.
+"""
+
+from __future__ import annotations
+
+import re
+import time
+from collections.abc import Callable
+from concurrent.futures import Executor, Future
+from dataclasses import dataclass
+from typing import Any
+
+from functions.core.config import Settings, get_settings
+from functions.core.errors import InvalidCursor
+from functions.core.pagination import decode_cursor, encode_cursor
+from functions.graph.dal import FollowRepository
+from functions.timeline.dal import BATCH_GET_MAX, TimelineStore
+from functions.timeline.fanout import both, chunked, entry_of_record, run_all, trim_timeline
+from functions.timeline.hydration import hydrate
+from functions.timeline.models import TimelineEntry, TimelineMeta
+from functions.tweets.dal import TweetRepository
+from functions.tweets.models import Tweet, TweetPage
+
+TOUCH_INTERVAL_SECONDS = 3600
+"""last_seen is written at most once per hour per reader."""
+REBUILD_PER_AUTHOR = 50
+"""A rebuild copies each followed account's newest tweets up to this many."""
+FOLLOWING_PAGE = 1000
+MAX_ROUNDS = 5
+"""Merge rounds per page: more than one only when many candidates were deleted tweets or duplicates."""
+_ULID = re.compile(r"^[0-9A-HJKMNP-TV-Z]{26}$")
+
+
+@dataclass
+class ReadReport:
+    """How a page was produced (for the benchmark and logs)."""
+
+    rounds: int = 0
+    rebuilt: bool = False
+    pull_queries: int = 0
+    pulled_all: bool = False
+    candidates: int = 0
+
+
+@dataclass
+class _Window:
+    candidates: list[TimelineEntry]
+    exhausted: bool
+
+
+@dataclass
+class HomeTimeline:
+    store: TimelineStore
+    tweets: TweetRepository
+    graph: FollowRepository
+    settings: Callable[[], Settings] = get_settings
+    clock: Callable[[], float] = time.time
+    executor: Executor | None = None
+    rebuild_per_author: int = REBUILD_PER_AUTHOR
+
+    def page(self, caller: str, cursor: str | None, limit: int) -> TweetPage:
+        return self.read(caller, cursor, limit)[0]
+
+    def read(self, caller: str, cursor: str | None, limit: int) -> tuple[TweetPage, ReadReport]:
+        """One page of the caller's home timeline, newest first.
+
+        Round trips (active reader, page inside the cache): 1 Query (cache + meta), then the pull set's
+        Queries in parallel (only if the reader follows celebrities), then hydration (tweets, users and
+        engagements BatchGetItems in parallel). Later pages add 1 GetItem (meta) beside the first Query.
+        """
+        scope = f"timeline:home:{caller}"
+        before = _position(scope, cursor)
+        n = limit + 2
+        report = ReadReport()
+        meta, entries, more = self._first_round(caller, before, n)
+        now = self.clock()
+        if meta is None or not meta.active(now, self.settings().inactive_after_days):
+            self.rebuild(caller)
+            report.rebuilt = True
+            meta, entries, more = self._first_round(caller, before, n)
+        meta = meta or TimelineMeta(user_id=caller)
+        touch: Future[Any] | None = None
+        if not report.rebuilt and (meta.last_seen or 0) < now - TOUCH_INTERVAL_SECONDS:
+            touch = self._submit(lambda: self.store.touch(caller, now))
+        following: list[str] | None = None
+
+        def followed() -> list[str]:
+            nonlocal following
+            if following is None:
+                following = self._following(caller)
+            return following
+
+        tweets: list[Tweet] = []
+        seen: set[str] = set()
+        position = before
+        has_more = False
+        exhausted = False
+        for _ in range(MAX_ROUNDS):
+            report.rounds += 1
+            window = self._window(caller, meta, entries, more, position, n, followed, report)
+            exhausted = window.exhausted
+            hydrated = hydrate(self.tweets, caller, window.candidates, self.executor)
+            for entry, tweet in zip(window.candidates, hydrated, strict=True):
+                if len(tweets) == limit:
+                    has_more = True
+                    break
+                position = entry.entry_id
+                if tweet is None or tweet.tweet_id in seen:
+                    continue  # deleted, undone, or a second entry for the same original on this page
+                seen.add(tweet.tweet_id)
+                tweets.append(tweet)
+            if has_more or exhausted or not window.candidates:
+                break
+            _, entries, more = self.store.query_page(caller, position, n, with_meta=False)
+        if not has_more and not exhausted and position != before:
+            has_more = True  # out of rounds (or exactly full): more may follow; the next page will tell
+        if touch is not None:
+            touch.result()
+        next_cursor = encode_cursor(scope, {"before": position}) if has_more and position else None
+        return TweetPage(tweets=tweets, next_cursor=next_cursor, has_more=has_more), report
+
+    # ---- rebuild ----------------------------------------------------------------------------------
+    def rebuild(self, caller: str) -> int:
+        """Fan-out on read for a reader who was skipped while inactive (or never read before).
+
+        1 UpdateItem (last_seen first, so every fan-out from now on includes the reader), the following
+        list (1 Query per 1000), then in parallel 1 Query on by_author per followed account and the reader
+        (newest 50) and 1 BatchGetItem per 100 followed accounts (which are celebrities); then
+        ceil(k/25) BatchWriteItem, 1 UpdateItem (floor, pull set) and a trim. Returns entries written.
+        """
+        now = self.clock()
+        self.store.touch(caller, now)
+        followees = self._following(caller)
+        authors = [*followees, caller]
+        results, metas = both(
+            self.executor,
+            lambda: run_all(
+                self.executor, lambda a: self.tweets.by_author(a, None, self.rebuild_per_author), authors
+            ),
+            lambda: self._metas(followees, ["is_celebrity"]),
+        )
+        celebrities = {a for a in followees if a in metas and metas[a].celebrity}
+        floor = ""
+        records = {}
+        for author, (items, exhausted) in zip(authors, results, strict=True):
+            if author in celebrities:
+                continue  # merged at read time
+            records.update({r.tweet_id: r for r in items})
+            if items and not exhausted:
+                floor = max(floor, items[-1].tweet_id)
+        keep = sorted((r for r in records.values() if r.tweet_id >= floor), key=_tweet_id, reverse=True)
+        max_items = self.settings().timeline_max_items
+        if len(keep) > max_items:
+            keep = keep[:max_items]
+            floor = max(floor, keep[-1].tweet_id)
+        chunks = self.store.put_entries((caller, entry_of_record(r)) for r in keep)
+        run_all(self.executor, self.store.batch_write, chunks)
+        self.store.record_rebuild(caller, floor, celebrities)
+        trim_timeline(self.store, caller, max_items)
+        return len(keep)
+
+    # ---- helpers ----------------------------------------------------------------------------------
+    def _first_round(
+        self, caller: str, before: str | None, n: int
+    ) -> tuple[TimelineMeta | None, list[TimelineEntry], bool]:
+        if before is None:
+            return self.store.query_page(caller, None, n, with_meta=True)
+        meta, (_, entries, more) = both(
+            self.executor,
+            lambda: self.store.get_meta(caller),
+            lambda: self.store.query_page(caller, before, n, with_meta=False),
+        )
+        return meta, entries, more
+
+    def _window(
+        self,
+        caller: str,
+        meta: TimelineMeta,
+        entries: list[TimelineEntry],
+        more: bool,
+        before: str | None,
+        n: int,
+        followed: Callable[[], list[str]],
+        report: ReadReport,
+    ) -> _Window:
+        """Candidates older than ``before``, newest first, that are certain to be complete."""
+        sources: list[tuple[list[TimelineEntry], str | None]] = []
+        above = [e for e in entries if e.entry_id > meta.floor]
+        pull_all = bool(meta.floor) and len(above) < n
+        if pull_all:
+            # Below the floor the cache may have holes: merge every followed account and the reader.
+            report.pulled_all = True
+            authors = [*followed(), caller]
+        else:
+            frontier = entries[-1].entry_id if more and entries else (meta.floor or None)
+            sources.append((above, frontier))
+            authors = sorted(meta.pull - {caller})
+        report.pull_queries += len(authors)
+        for items, exhausted in run_all(
+            self.executor, lambda a: self.tweets.by_author(a, before, n), authors
+        ):
+            frontier = None if exhausted or not items else items[-1].tweet_id
+            sources.append(([entry_of_record(r) for r in items], frontier))
+        bound = max((f for _, f in sources if f), default=None)
+        merged: dict[str, TimelineEntry] = {}
+        for items_, _ in sources:
+            for entry in items_:
+                merged.setdefault(entry.entry_id, entry)  # the cache's copy first: it knows more authors
+        candidates = sorted(
+            (e for e in merged.values() if bound is None or e.entry_id >= bound),
+            key=_entry_id,
+            reverse=True,
+        )
+        report.candidates += len(candidates)
+        return _Window(candidates, exhausted=bound is None)
+
+    def _following(self, caller: str) -> list[str]:
+        """Everyone the caller follows: 1 Query per 1000 on the follows LSI (strongly consistent)."""
+        ids: list[str] = []
+        before: str | None = None
+        while True:
+            page = self.graph.following(caller, before, FOLLOWING_PAGE)
+            ids.extend(edge.followee_id for edge in page)
+            if len(page) < FOLLOWING_PAGE:
+                return ids
+            before = page[-1].follow_seq
+
+    def _metas(self, user_ids: list[str], attributes: list[str]) -> dict[str, TimelineMeta]:
+        found: dict[str, TimelineMeta] = {}
+        for part in run_all(
+            self.executor, lambda ids: self.store.get_metas(ids, attributes), chunked(user_ids, BATCH_GET_MAX)
+        ):
+            found.update(part)
+        return found
+
+    def _submit(self, fn: Callable[[], Any]) -> Future[Any] | None:
+        if self.executor is None:
+            fn()
+            return None
+        return self.executor.submit(fn)
+
+
+def _entry_id(entry: TimelineEntry) -> str:
+    return entry.entry_id
+
+
+def _tweet_id(record: Any) -> str:
+    return str(record.tweet_id)
+
+
+def _position(scope: str, cursor: str | None) -> str | None:
+    position = decode_cursor(scope, cursor)
+    if position is None:
+        return None
+    before = position.get("before")
+    if not isinstance(before, str) or not _ULID.match(before):
+        raise InvalidCursor("The cursor is invalid.")
+    return before
