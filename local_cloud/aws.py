@@ -19,6 +19,8 @@ from typing import Any
 import boto3
 from botocore.config import Config
 
+from local_cloud import moto_speedups
+
 REGION = "us-east-1"
 ACCOUNT_ID = "123456789012"
 """moto's default account; ARNs the local cloud builds itself use it too."""
@@ -71,6 +73,9 @@ class _RequestGate:
             with self._cond:
                 self._writer = False
                 self._cond.notify_all()
+
+
+_GATE = _RequestGate()
 
 
 def _gated_server_class() -> type[Any]:
@@ -177,7 +182,9 @@ class LocalAws:
         self._endpoint_url = endpoint_url
         self._host = host
         self._port = port
-        self._gate = _RequestGate()
+        # One gate for every embedded server in the process: moto's state (and the speed-ups' patches)
+        # are process-global, so two servers must not run requests side by side either.
+        self._gate = _GATE
         self._server: Any = None
         self._clients: Clients | None = None
         self._housekeeping_seconds = housekeeping_seconds
@@ -191,6 +198,7 @@ class LocalAws:
             return self
         # werkzeug logs every request at INFO; the local cloud logs what matters itself.
         logging.getLogger("werkzeug").setLevel(logging.WARNING)
+        moto_speedups.install()  # safe: the gate serialises every request
         server = _gated_server_class()(self._gate, self._host, self._port)
         server.start()
         self._server = server

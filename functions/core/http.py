@@ -9,7 +9,6 @@ from typing import Any
 from aws_lambda_powertools.event_handler import APIGatewayRestResolver, Response
 from aws_lambda_powertools.event_handler.api_gateway import Router
 from aws_lambda_powertools.event_handler.openapi.exceptions import RequestValidationError
-
 from pydantic import BaseModel, Field
 
 from functions.core.errors import DomainError, RateLimited

@@ -4,7 +4,7 @@ Driven by the dispatcher (tweets and follows streams) and the worker (the ``fano
 over injected adapters: the timelines store, the fan-out queue and the tweets / graph repositories, so
 the benchmark can call the same functions and count calls. Every function returns a report.
 
-Invariant kept for every *active* reader U (see docs/sections/timeline.md):
+Invariant kept for every *active* reader U (see docs/architecture.md, "Home timeline"):
     every entry of a followed account with id > U.floor is in U's cache, unless that account is in U's
     pull set (merged at read time).
 """

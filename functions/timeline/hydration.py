@@ -2,7 +2,7 @@
 
 Adapter: the tweets domain hydrates its own lists inside ``TweetService._hydrate`` (private, and
 keyed on TweetRecords already read). Home entries carry ids plus, mostly, the authors' ids, so the
-tweets, the author profiles and the caller's engagements are read in ONE parallel round trip here.
+tweets, the author profiles and the caller's engagements are read in ONE BatchGetItem here.
 Requested from the tweets domain: a public ``hydrate(caller, entries)``; this module then shrinks to a
 call into it.
 """
@@ -25,9 +25,9 @@ def hydrate(
     """One Tweet per entry, or None where the entry must not be shown (original deleted, retweet undone,
     author profile missing).
 
-    Calls, in one round trip: 1 consistent BatchGetItem on tweets (originals + retweet items; 1 per 100
-    ids), 1 BatchGetItem on users (authors and retweeters known from the entries), 1 consistent
-    BatchGetItem on engagements (2 keys per original). A second users BatchGetItem follows only for
+    Calls: 1 BatchGetItem across three tables (ceil(keys/100) side by side beyond 100 keys): the
+    originals and retweet items (consistent), the authors and retweeters the entries name, and the
+    caller's likes and retweets of the originals (consistent). A users BatchGetItem follows only for
     authors that no entry named (retweets merged from author timelines).
     """
     if not entries:
@@ -37,21 +37,12 @@ def hydrate(
         e.original_author_id for e in entries if e.original_author_id
     }
     originals = {e.original_id for e in entries}
-    if executor is None:
-        fresh, users, engaged = (
-            tweets.get_many(tweet_ids),
-            tweets.users(user_ids),
-            tweets.engaged(caller, originals),
-        )
-    else:
-        users_f = executor.submit(tweets.users, user_ids)
-        engaged_f = executor.submit(tweets.engaged, caller, originals)
-        fresh = tweets.get_many(tweet_ids)
-        users, engaged = users_f.result(), engaged_f.result()
-    missing = {r.author_id for r in fresh.values() if r.author_id not in users} - user_ids
+    read = tweets.hydration(tweet_ids, user_ids, caller, originals, executor)
+    users = read.users
+    missing = {r.author_id for r in read.tweets.values() if r.author_id not in users} - user_ids
     if missing:
         users = {**users, **tweets.users(missing)}
-    return [_tweet(e, fresh, users, engaged) for e in entries]
+    return [_tweet(e, read.tweets, users, read.engaged) for e in entries]
 
 
 def _tweet(

@@ -53,6 +53,7 @@ class ReadReport:
     pull_queries: int = 0
     pulled_all: bool = False
     candidates: int = 0
+    hydrated: int = 0
 
 
 @dataclass
@@ -107,26 +108,32 @@ class HomeTimeline:
         seen: set[str] = set()
         position = before
         has_more = False
-        exhausted = False
         for _ in range(MAX_ROUNDS):
             report.rounds += 1
             window = self._window(caller, meta, entries, more, position, n, followed, report)
-            exhausted = window.exhausted
-            hydrated = hydrate(self.tweets, caller, window.candidates, self.executor)
-            for entry, tweet in zip(window.candidates, hydrated, strict=True):
-                if len(tweets) == limit:
-                    has_more = True
-                    break
-                position = entry.entry_id
-                if tweet is None or tweet.tweet_id in seen:
-                    continue  # deleted, undone, or a second entry for the same original on this page
-                seen.add(tweet.tweet_id)
-                tweets.append(tweet)
-            if has_more or exhausted or not window.candidates:
+            candidates = window.candidates
+            taken = 0
+            # Hydrate only as many candidates as the page still has room for: the merge may offer
+            # several sources' worth, and a hydrated key costs read capacity.
+            while taken < len(candidates) and len(tweets) < limit:
+                chunk = candidates[taken : taken + limit - len(tweets)]
+                taken += len(chunk)
+                report.hydrated += len(chunk)
+                shown = hydrate(self.tweets, caller, chunk, self.executor)
+                for entry, tweet in zip(chunk, shown, strict=True):
+                    position = entry.entry_id
+                    if tweet is None or tweet.tweet_id in seen:
+                        continue  # deleted, undone, or a second entry for the same original on this page
+                    seen.add(tweet.tweet_id)
+                    tweets.append(tweet)
+            if len(tweets) == limit:
+                has_more = taken < len(candidates) or not window.exhausted
+                break
+            if window.exhausted or not candidates:
                 break
             _, entries, more = self.store.query_page(caller, position, n, with_meta=False)
-        if not has_more and not exhausted and position != before:
-            has_more = True  # out of rounds (or exactly full): more may follow; the next page will tell
+        else:
+            has_more = position != before  # out of rounds: more may follow; the next page will tell
         if touch is not None:
             touch.result()
         next_cursor = encode_cursor(scope, {"before": position}) if has_more and position else None

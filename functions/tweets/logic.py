@@ -13,7 +13,7 @@ from collections.abc import Callable
 from concurrent.futures import Executor
 from dataclasses import dataclass
 from datetime import UTC, datetime
-from typing import Any, TypeVar
+from typing import TypeVar
 
 from ulid import ULID
 
@@ -25,6 +25,7 @@ from functions.tweets.dal import (
     KIND_RETWEET,
     LIKE,
     RETWEET,
+    Hydration,
     PurgeReport,
     TweetGone,
     TweetRecord,
@@ -251,24 +252,34 @@ class TweetService:
     def _page(self, caller: str, scope: str, cursor: str | None, limit: int, fetch: Fetch) -> TweetPage:
         """One page of a keyset-paginated list.
 
-        Each round: 1 Query on the index (at most ``limit + 1 - found`` items) and 1 consistent
-        BatchGetItem on tweets that re-reads those items and the originals of retweets among them. The
-        re-read drops what was deleted (GSIs lag the table) and gives fresh counts. Rounds repeat only
-        while items were dropped and the index has more. Then users and engagements are read in
-        parallel. The cursor holds the key of the last item consumed, so items that arrive later sort
-        before it and never shift the pages that follow (no repeats, no skips).
+        Each round: 1 Query on the index (at most ``limit + 1 - found`` items), then 1 BatchGetItem across
+        three tables: the consistent re-read of those items and of the originals of retweets among them
+        (drops what was deleted, since GSIs lag the table, and gives fresh counts), the profiles of the
+        items' authors, and the caller's likes and retweets. Rounds repeat only while items were dropped
+        and the index has more. Only the authors of retweeted originals are read afterwards (1
+        BatchGetItem, when the page has retweets of other people's tweets). The cursor holds the key of
+        the last item consumed, so items that arrive later sort before it and never shift the pages that
+        follow (no repeats, no skips).
         """
         after = _position(scope, cursor)
         entries: list[Entry] = []
         seen: set[str] = set()
         has_more = False
+        known = Hydration(tweets={}, users={}, engaged=set())
         while not has_more:
             batch, exhausted = fetch(after, limit + 1 - len(entries))
-            wanted = {item.tweet_id for item in batch}
-            wanted |= {str(item.retweet_of) for item in batch if item.is_retweet and item.retweet_of}
-            fresh = self.repo.get_many(wanted)
+            originals = {str(i.retweet_of) if i.is_retweet and i.retweet_of else i.tweet_id for i in batch}
+            read = self.repo.hydration(
+                {item.tweet_id for item in batch} | originals,
+                {item.author_id for item in batch} - set(known.users),
+                caller,
+                originals,
+                self.executor,
+            )
+            known.users.update(read.users)
+            known.engaged |= read.engaged
             for item in batch:
-                entry = _visible(item, fresh)
+                entry = _visible(item, read.tweets)
                 if entry is None:  # deleted, or a retweet whose original was deleted
                     after = item.tweet_id
                     continue
@@ -282,7 +293,8 @@ class TweetService:
             if exhausted or not batch:
                 break
         next_cursor = encode_cursor(scope, {"after": after}) if has_more and after else None
-        return TweetPage(tweets=self._hydrate(caller, entries), next_cursor=next_cursor, has_more=has_more)
+        tweets = self._render(entries, known)
+        return TweetPage(tweets=tweets, next_cursor=next_cursor, has_more=has_more)
 
     # ---- helpers ------------------------------------------------------------------------------------
     def _existing(self, tweet_id: str) -> TweetRecord:
@@ -294,17 +306,22 @@ class TweetService:
         return record
 
     def _hydrate(self, caller: str, entries: list[Entry]) -> list[Tweet]:
-        """Author and retweeter summaries (1 BatchGetItem on users) and the caller's likes and retweets
-        (1 BatchGetItem on engagements), read in parallel."""
+        """Author and retweeter summaries and the caller's likes and retweets: 1 BatchGetItem."""
         if not entries:
             return []
         user_ids = {e.original.author_id for e in entries} | {
             e.retweeter_id for e in entries if e.retweeter_id
         }
-        tweet_ids = {e.original.tweet_id for e in entries}
-        users, engaged = self._both(
-            lambda: self.repo.users(user_ids), lambda: self.repo.engaged(caller, tweet_ids)
-        )
+        originals = {e.original.tweet_id for e in entries}
+        return self._render(entries, self.repo.hydration((), user_ids, caller, originals, self.executor))
+
+    def _render(self, entries: list[Entry], known: Hydration) -> list[Tweet]:
+        """Tweets from entries and what was read for them; profiles still unknown (authors of retweeted
+        originals) are read first: 1 BatchGetItem on users, only when some are missing."""
+        wanted = {e.original.author_id for e in entries} | {e.retweeter_id for e in entries if e.retweeter_id}
+        missing = wanted - set(known.users)
+        users = {**known.users, **self.repo.users(missing)} if missing else known.users
+        engaged = known.engaged
         tweets = []
         for entry in entries:
             author = users.get(entry.original.author_id)
@@ -323,12 +340,6 @@ class TweetService:
                 )
             )
         return tweets
-
-    def _both(self, first: Callable[[], Any], second: Callable[[], Any]) -> tuple[Any, Any]:
-        if self.executor is None:
-            return first(), second()
-        later = self.executor.submit(second)
-        return first(), later.result()
 
     def _media(self, caller: str, media_ids: list[str]) -> list[str]:
         if not media_ids:

@@ -4,7 +4,6 @@ and its moto speed-ups against moto's own behaviour."""
 from __future__ import annotations
 
 import math
-from typing import Any
 
 import pytest
 
@@ -132,76 +131,3 @@ def test_cost_uses_the_on_demand_prices() -> None:
     assert math.isclose(cost_usd(1_000_000, 0), 0.125)
     assert math.isclose(cost_usd(0, 1_000_000), 0.625)
     assert math.isclose(cost_usd(2_000_000, 2_000_000, 1_000_000), 0.25 + 1.25 + 0.40)
-
-
-# ---- the moto speed-ups keep moto's behaviour ----------------------------------------------------------
-def test_cancelled_transaction_leaves_items_and_stream_unchanged() -> None:
-    import boto3
-    from botocore.exceptions import ClientError
-    from moto import mock_aws
-
-    from bench import moto_local
-
-    moto_local.install_patches()
-    from moto.dynamodb.models import DynamoDBBackend
-
-    assert DynamoDBBackend.transact_write_items.__module__ == "bench.moto_local"  # the bench's rollback runs
-    try:
-        _cancelled_transaction_check(boto3, ClientError, mock_aws)
-    finally:
-        moto_local.uninstall_patches()
-
-
-def _cancelled_transaction_check(boto3: Any, ClientError: Any, mock_aws: Any) -> None:
-    from bench import moto_local
-
-    with mock_aws():
-        ddb = boto3.client("dynamodb", region_name="us-east-1")
-        ddb.create_table(
-            TableName="t",
-            KeySchema=[
-                {"AttributeName": "pk", "KeyType": "HASH"},
-                {"AttributeName": "sk", "KeyType": "RANGE"},
-            ],
-            AttributeDefinitions=[
-                {"AttributeName": "pk", "AttributeType": "S"},
-                {"AttributeName": "sk", "AttributeType": "S"},
-            ],
-            BillingMode="PAY_PER_REQUEST",
-            StreamSpecification={"StreamEnabled": True, "StreamViewType": "NEW_AND_OLD_IMAGES"},
-        )
-        ddb.put_item(TableName="t", Item={"pk": {"S": "a"}, "sk": {"S": "1"}, "n": {"N": "1"}})
-        stream_length = len(moto_local.table("t").stream_shard.items)
-        with pytest.raises(ClientError, match="TransactionCanceled"):
-            ddb.transact_write_items(
-                TransactItems=[
-                    {
-                        "Update": {
-                            "TableName": "t",
-                            "Key": {"pk": {"S": "a"}, "sk": {"S": "1"}},
-                            "UpdateExpression": "SET n = :two",
-                            "ExpressionAttributeValues": {":two": {"N": "2"}},
-                        }
-                    },
-                    {"Put": {"TableName": "t", "Item": {"pk": {"S": "a"}, "sk": {"S": "2"}}}},
-                    {
-                        "ConditionCheck": {
-                            "TableName": "t",
-                            "Key": {"pk": {"S": "b"}, "sk": {"S": "1"}},
-                            "ConditionExpression": "attribute_exists(pk)",
-                        }
-                    },
-                ]
-            )
-        items = ddb.query(
-            TableName="t",
-            KeyConditionExpression="pk = :a",
-            ExpressionAttributeValues={":a": {"S": "a"}},
-        )["Items"]
-        assert items == [{"pk": {"S": "a"}, "sk": {"S": "1"}, "n": {"N": "1"}}]
-        assert len(moto_local.table("t").stream_shard.items) == stream_length
-        # ... and a transaction that succeeds still applies everything.
-        ddb.transact_write_items(
-            TransactItems=[{"Put": {"TableName": "t", "Item": {"pk": {"S": "a"}, "sk": {"S": "3"}}}}]
-        )
-        assert moto_local.stored_item("t", {"pk": {"S": "a"}, "sk": {"S": "3"}}) is not None

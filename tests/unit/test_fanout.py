@@ -27,7 +27,7 @@ from functions.timeline.dal import (
 from functions.timeline.fanout import Timelines, sampled_for_trim, trim_every
 from functions.timeline.models import FanoutMessage, TimelineEntry, TimelineMeta
 from functions.timeline.read import HomeTimeline
-from functions.tweets.dal import TweetRecord
+from functions.tweets.dal import Hydration, TweetRecord
 from functions.users.dal import UserRecord
 
 NOW = 1_800_000_000.0
@@ -234,6 +234,7 @@ class FakeTweets:
         self.records = {r.tweet_id: r for r in records}
         self.profiles = users
         self.by_author_calls = 0
+        self.hydrated_keys = 0
 
     def by_author(self, author_id: str, after: str | None, limit: int) -> tuple[list[TweetRecord], bool]:
         self.by_author_calls += 1
@@ -256,6 +257,12 @@ class FakeTweets:
 
     def engaged(self, user_id: str, tweet_ids: Any) -> set[tuple[str, str]]:
         return set()
+
+    def hydration(
+        self, tweet_ids: Any, user_ids: Any, caller: str, engaged_ids: Any, executor: Any = None
+    ) -> Hydration:
+        self.hydrated_keys += len(set(tweet_ids))
+        return Hydration(self.get_many(tweet_ids), self.users(user_ids), self.engaged(caller, engaged_ids))
 
     def user(self, user_id: str) -> UserRecord | None:
         return self.profiles.get(user_id)
@@ -324,6 +331,21 @@ def test_a_celebrity_with_more_tweets_than_a_page_is_merged_without_skips() -> N
 
     for limit in (1, 2, 3, 7, 100):
         assert read_all(home, "reader", limit) == sorted(bob_ids + cel_ids, reverse=True)
+
+
+def test_a_page_hydrates_only_the_entries_it_has_room_for() -> None:
+    # Three celebrities' timelines offer 3 x (limit + 2) candidates; only `limit` are hydrated.
+    authors = ("c1", "c2", "c3")
+    records = [tweet(i, a) for n, a in enumerate(authors) for i in ids(30, NOW - 900 + n)]
+    store = FakeStore(metas={"reader": TimelineMeta("reader", pull=set(authors), last_seen=int(NOW))})
+    tweets = FakeTweets(records, {u: profile(u) for u in (*authors, "reader")})
+    home = HomeTimeline(store, tweets, FakeGraph({}), settings=settings(), clock=lambda: NOW)  # type: ignore[arg-type]
+
+    page = home.page("reader", None, 5)
+
+    assert [t.tweet_id for t in page.tweets] == sorted((r.tweet_id for r in records), reverse=True)[:5]
+    assert page.has_more
+    assert tweets.hydrated_keys == 5
 
 
 def test_paging_below_the_floor_merges_every_followed_account() -> None:

@@ -1,0 +1,117 @@
+"""One BatchGetItem across several tables, for PynamoDB models.
+
+Written by hand because no library does it: PynamoDB's ``Model.batch_get`` reads one table per call,
+and boto3's resource ``batch_get_item`` neither splits requests at DynamoDB's 100-key limit nor retries
+``UnprocessedKeys``. Hydrating a page of tweets needs tweets, author profiles and the caller's
+engagements; reading them in one call instead of three parallel ones saves two requests per page.
+"""
+
+from __future__ import annotations
+
+import random
+import time
+from collections.abc import Callable, Iterable, Sequence
+from concurrent.futures import Executor
+from dataclasses import dataclass, field
+from functools import lru_cache
+from typing import Any, TypeVar
+
+import boto3
+from botocore.config import Config
+from pynamodb.models import Model
+
+MAX_KEYS = 100
+"""DynamoDB's limit on keys per BatchGetItem call."""
+
+M = TypeVar("M", bound=Model)
+
+
+class UnprocessedKeysError(RuntimeError):
+    """BatchGetItem still returned UnprocessedKeys after every retry (sustained throttling)."""
+
+
+@dataclass
+class Read:
+    """The items of one model to read: hash keys, or (hash, range) pairs for a composite key."""
+
+    model: type[Model]
+    keys: Iterable[Any]
+    consistent: bool = False
+    found: list[Any] = field(default_factory=list)
+
+
+@lru_cache(maxsize=1)
+def _client() -> Any:
+    return boto3.client("dynamodb", config=Config(retries={"max_attempts": 5, "mode": "standard"}))
+
+
+def _key_names(model: type[Model]) -> tuple[str, str | None]:
+    hash_name = range_name = None
+    for attribute in model.get_attributes().values():
+        if attribute.is_hash_key:
+            hash_name = attribute.attr_name
+        elif attribute.is_range_key:
+            range_name = attribute.attr_name
+    assert hash_name is not None, model
+    return hash_name, range_name
+
+
+def _key(model: type[Model], key: Any) -> dict[str, dict[str, str]]:
+    hash_name, range_name = _key_names(model)
+    if range_name is None:
+        return {hash_name: {"S": str(key)}}
+    hash_value, range_value = key
+    return {hash_name: {"S": str(hash_value)}, range_name: {"S": str(range_value)}}
+
+
+def batch_get(
+    reads: Sequence[Read],
+    executor: Executor | None = None,
+    client: Any = None,
+    attempts: int = 8,
+    sleep: Callable[[float], None] = time.sleep,
+) -> None:
+    """Fill every ``Read.found`` with its model's items (string keys; missing keys are simply absent).
+
+    Calls: ceil(total keys / 100) BatchGetItem, in parallel when an executor is given (one round trip),
+    plus one per retry of UnprocessedKeys (capped exponential backoff with full jitter).
+    """
+    by_table: dict[str, Read] = {}
+    pending: list[tuple[str, dict[str, Any]]] = []
+    for read in reads:
+        table = str(read.model.Meta.table_name)
+        if table in by_table:
+            raise ValueError(f"two reads of table {table}")
+        by_table[table] = read
+        seen: set[Any] = set()
+        for key in read.keys:
+            if key not in seen:
+                seen.add(key)
+                pending.append((table, _key(read.model, key)))
+    chunks = [pending[i : i + MAX_KEYS] for i in range(0, len(pending), MAX_KEYS)]
+    ddb = client if client is not None else _client()
+
+    def run(chunk: list[tuple[str, dict[str, Any]]]) -> list[tuple[str, dict[str, Any]]]:
+        request: dict[str, Any] = {}
+        for table, key in chunk:
+            entry = request.setdefault(table, {"Keys": [], "ConsistentRead": by_table[table].consistent})
+            entry["Keys"].append(key)
+        items: list[tuple[str, dict[str, Any]]] = []
+        for attempt in range(attempts):
+            response = ddb.batch_get_item(RequestItems=request)
+            for table, found in response.get("Responses", {}).items():
+                items.extend((table, item) for item in found)
+            request = response.get("UnprocessedKeys") or {}
+            if not request:
+                return items
+            sleep(random.uniform(0, min(2.0, 0.05 * 2**attempt)))
+        raise UnprocessedKeysError(f"{sum(len(r['Keys']) for r in request.values())} keys unprocessed")
+
+    if executor is None or len(chunks) < 2:
+        results = [run(chunk) for chunk in chunks]
+    else:
+        results = list(executor.map(run, chunks))
+    for items in results:
+        for table, item in items:
+            read = by_table[table]
+            read.found.append(read.model.from_raw_data(item))
