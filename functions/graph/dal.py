@@ -18,6 +18,7 @@ from __future__ import annotations
 import random
 import time
 from collections.abc import Callable, Iterable
+from concurrent.futures import Executor
 from datetime import UTC, datetime
 from enum import IntEnum
 from functools import lru_cache
@@ -31,6 +32,7 @@ from pynamodb.models import Model
 from pynamodb.transactions import TransactWrite
 from ulid import ULID
 
+from functions.core.batch_get import Read, batch_get
 from functions.core.dynamo import REGION, FromEnv
 from functions.core.errors import NotFound
 from functions.core.rate_limits import Charge
@@ -276,6 +278,21 @@ class FollowRepository:
         except DoesNotExist:
             return False
         return record.kind == "profile"
+
+    def profiles_and_followed(
+        self,
+        user_ids: Iterable[str],
+        follower_id: str,
+        candidate_ids: Iterable[str],
+        executor: Executor | None = None,
+    ) -> tuple[dict[str, UserRecord], set[str]]:
+        """``profiles(user_ids)`` and ``followed_among(follower_id, candidate_ids)`` in ONE BatchGetItem
+        across users and follows (a page of 20 is 40 keys); beyond 100 keys, calls side by side."""
+        profiles = Read(UserRecord, set(user_ids))
+        edges = Read(FollowRecord, [(follower_id, c) for c in set(candidate_ids)])
+        batch_get([profiles, edges], executor)
+        found = {r.user_id: r for r in profiles.found if r.kind == "profile"}
+        return found, {edge.followee_id for edge in edges.found}
 
     def profiles(self, user_ids: Iterable[str]) -> dict[str, UserRecord]:
         """Profiles by user id: 1 BatchGetItem on users (<= 100 keys; unknown ids are left out)."""

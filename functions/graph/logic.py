@@ -87,7 +87,7 @@ class GraphService:
         """Two rounds of DynamoDB calls, each round's calls in parallel.
 
         1. GetItem on the owner's profile (404) || Query on the index for ``limit + 1`` edges.
-        2. BatchGetItem on users (hydration) || BatchGetItem on follows (``followed_by_me``).
+        2. One BatchGetItem across users (hydration) and follows (``followed_by_me``).
         Keyset paging: the cursor holds the last ``follow_seq`` returned and the next page asks for
         strictly older ones, so follows that arrive meanwhile (newer) never shift the walk.
         """
@@ -104,10 +104,7 @@ class GraphService:
         edges = edges[:limit]
         listed = [edge.follower_id if kind == "followers" else edge.followee_id for edge in edges]
         others = [uid for uid in listed if uid != caller_id]
-        profiles, followed = _both(
-            lambda: self.repo.profiles(listed),
-            lambda: self.repo.followed_among(caller_id, others),
-        )
+        profiles, followed = self.repo.profiles_and_followed(listed, caller_id, others, _pool())
         users = [to_user(profiles[uid], followed_by_me=uid in followed) for uid in listed if uid in profiles]
         next_cursor = encode_cursor(scope, {"seq": edges[-1].follow_seq}) if has_more else None
         return UserPage(users=users, next_cursor=next_cursor, has_more=has_more)

@@ -125,3 +125,57 @@ def test_queries_answer_the_same_with_and_without_the_speedups(aws: LocalAws, na
             b.get("LastEvaluatedKey"),
         )
     assert [len(r["Items"]) for r in fast] == [20, 5, 15, 0]
+
+
+def test_item_responses_are_the_same_with_and_without_the_speedups(aws: LocalAws, name: str) -> None:
+    ddb = aws.client("dynamodb")
+    _table(ddb, name, stream=False)
+    item = {
+        "pk": {"S": "a"},
+        "sk": {"S": "1"},
+        "owner": {"S": "o"},
+        "n": {"N": "1.50"},
+        "b": {"B": b"\x00\xffhi"},
+        "ss": {"SS": ["x", "y"]},
+        "ns": {"NS": ["1", "2"]},
+        "bs": {"BS": [b"\x01"]},
+        "l": {"L": [{"S": "q"}, {"N": "3"}]},
+        "m": {"M": {"k": {"BOOL": True}, "z": {"NULL": True}}},
+    }
+    ddb.put_item(TableName=name, Item=item)
+    key = {"pk": {"S": "a"}, "sk": {"S": "1"}}
+
+    def answers() -> list[dict[str, Any]]:
+        responses = [
+            ddb.get_item(TableName=name, Key=key),
+            ddb.get_item(TableName=name, Key={"pk": {"S": "none"}, "sk": {"S": "1"}}),
+            ddb.query(
+                TableName=name,
+                KeyConditionExpression="pk = :a",
+                ExpressionAttributeValues={":a": {"S": "a"}},
+                ReturnConsumedCapacity="TOTAL",
+                Limit=1,
+            ),
+            ddb.batch_get_item(RequestItems={name: {"Keys": [key, {"pk": {"S": "z"}, "sk": {"S": "9"}}]}}),
+            ddb.update_item(
+                TableName=name,
+                Key=key,
+                UpdateExpression="SET #o = :o",  # the same value: both runs see the same item
+                ExpressionAttributeNames={"#o": "owner"},
+                ExpressionAttributeValues={":o": {"S": "o"}},
+                ReturnValues="ALL_OLD",
+            ),
+            ddb.scan(TableName=name, Limit=5),
+        ]
+        for response in responses:
+            response.pop("ResponseMetadata")
+        return responses
+
+    fast = answers()
+    moto_speedups.uninstall()
+    try:
+        plain = answers()
+    finally:
+        moto_speedups.install()
+    assert fast == plain
+    assert fast[0]["Item"]["b"] == {"B": b"\x00\xffhi"}
