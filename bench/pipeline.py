@@ -6,7 +6,8 @@ events into the consumers (real-shaped events, the handlers named in ``infra.res
 resolver, validation, logic and data access all run; HTTP and token verification do not.
 
 ``Pump.drain`` plays the event-source mappings: it reads new records of every table stream that has a
-mapping (DynamoDB Streams GetRecords), invokes each mapped function with batches of the mapping's batch
+mapping (DynamoDB Streams GetRecords), keeps the events the mapping's filter lets through (`event_names`),
+invokes each mapped function with batches of the mapping's batch
 size, then receives the ``fanout`` queue's messages (10 per batch, as mapped) and invokes the worker,
 deleting what succeeded; until nothing is left. Reading streams and queues is the harness's work and
 is not recorded (Lambda's pollers do it on AWS, at no DynamoDB cost).
@@ -180,8 +181,10 @@ class Pump:
                 progressed = True
                 arn = self._provisioned.stream_arns[table]
                 for mapping in (m for m in self.stream_mappings if m.source == table):
-                    for i in range(0, len(records), mapping.batch_size):
-                        batch = records[i : i + mapping.batch_size]
+                    names = mapping.event_names  # the mapping's event filter, as Lambda applies it
+                    wanted = [r for r in records if r.get("eventName") in names] if names else records
+                    for i in range(0, len(wanted), mapping.batch_size):
+                        batch = wanted[i : i + mapping.batch_size]
                         event = {"Records": [{**_jsonable(r), "eventSourceARN": arn} for r in batch]}
                         self._invoke(mapping.function, event)
             for mapping in self.queue_mappings:

@@ -349,10 +349,19 @@ class StreamPoller(Poller):
         return records
 
     def poll_once(self) -> int:
-        """Fetch one batch and deliver it completely (success, retries, bisection, on-failure)."""
+        """Fetch one batch and deliver it completely (success, retries, bisection, on-failure).
+
+        With ``event_names`` set, other events are dropped without an invocation, as Lambda's event
+        filtering does, and the checkpoint moves past them."""
         records = self._fetch_batch()
-        if records:
-            self._deliver(records)
+        if not records:
+            return 0
+        names = self.mapping.event_names
+        wanted = [r for r in records if r.get("eventName") in names] if names else records
+        if wanted:
+            self._deliver(wanted)
+        if not self.stopping:
+            self._advance(records[-1])
         return len(records)
 
     # -- delivering ------------------------------------------------------------------------------------

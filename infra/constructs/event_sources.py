@@ -76,6 +76,9 @@ def _stream_source(
         bisect_batch_on_error=mapping.bisect_on_error,
         max_record_age=Duration.seconds(mapping.max_record_age_seconds),
         on_failure=sources.SqsDlq(queues[mapping.on_failure]),
+        filters=[lambda_.FilterCriteria.filter({"eventName": lambda_.FilterRule.or_(*mapping.event_names)})]
+        if mapping.event_names
+        else None,
     )
 
 

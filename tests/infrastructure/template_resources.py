@@ -169,7 +169,16 @@ def _describe_mapping(props: dict[str, Any]) -> dict[str, Any]:
         "max_record_age_seconds": props.get("MaximumRecordAgeInSeconds") if stream else None,
         "on_failure": on_failure,
         "starting_position": props.get("StartingPosition"),
+        "event_names": _event_names(props),
     }
+
+
+def _event_names(props: dict[str, Any]) -> tuple[str, ...]:
+    """The eventName values a mapping's filter lets through (() when it has no filter)."""
+    names: list[str] = []
+    for entry in props.get("FilterCriteria", {}).get("Filters", []):
+        names.extend(json.loads(entry["Pattern"]).get("eventName", []))
+    return tuple(names)
 
 
 def describe_template(template: Template) -> dict[str, Any]:
@@ -269,6 +278,7 @@ def describe_spec(spec: ServiceSpec) -> dict[str, Any]:
             "max_record_age_seconds": m.max_record_age_seconds if m.kind == "stream" else None,
             "on_failure": m.on_failure if m.kind == "stream" else None,
             "starting_position": m.starting_position if m.kind == "stream" else None,
+            "event_names": m.event_names,
         }
         for m in spec.mappings
     }

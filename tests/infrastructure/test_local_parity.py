@@ -74,3 +74,4 @@ def test_local_pollers_run_every_deployed_event_source_mapping(
             assert settings["bisect_on_error"] == mapping.bisect_on_error
             assert settings["max_record_age_seconds"] == mapping.max_record_age_seconds
             assert settings["on_failure"] == mapping.on_failure
+            assert settings["event_names"] == mapping.event_names

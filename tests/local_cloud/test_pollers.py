@@ -82,7 +82,7 @@ def test_sqs_success_invokes_with_lambda_shaped_records_and_deletes(aws: LocalAw
     _send(aws, url, "a", "b", "c")
 
     with PollerGroup(spec, provisioned, aws, handlers={"consumer": handler}, poll_interval=0.05) as group:
-        group.drain(timeout=5)
+        group.drain(timeout=20)
 
     record = handler.events[0]["Records"][0]
     assert sorted(b for batch in handler.bodies() for b in batch) == ["a", "b", "c"]
@@ -102,7 +102,7 @@ def test_sqs_partial_failure_redelivers_only_the_failed_message(aws: LocalAws, n
     _send(aws, provisioned.queue_urls[name], "good", "bad")
 
     with PollerGroup(spec, provisioned, aws, handlers={"consumer": handler}, poll_interval=0.05) as group:
-        group.drain(timeout=5)
+        group.drain(timeout=20)
 
     assert sorted(handler.bodies()[0]) == ["bad", "good"]
     assert handler.bodies()[1:] == [["bad"]]
@@ -115,7 +115,7 @@ def test_sqs_message_failing_max_receive_count_times_lands_in_dlq(aws: LocalAws,
     _send(aws, provisioned.queue_urls[name], "poison")
 
     with PollerGroup(spec, provisioned, aws, handlers={"consumer": handler}, poll_interval=0.05) as group:
-        group.drain(timeout=6)
+        group.drain(timeout=20)
 
     dlq = aws.client("sqs").receive_message(QueueUrl=provisioned.dlq_urls[name], WaitTimeSeconds=2)[
         "Messages"
@@ -136,7 +136,7 @@ def test_sqs_handler_exception_fails_the_whole_batch(aws: LocalAws, name: str) -
     _send(aws, provisioned.queue_urls[name], "x", "y")
 
     with PollerGroup(spec, provisioned, aws, handlers={"consumer": handler}, poll_interval=0.05) as group:
-        group.drain(timeout=5)
+        group.drain(timeout=20)
 
     delivered = [sorted(batch) for batch in handler.bodies()]
     assert delivered[0] == ["x", "y"]
@@ -151,7 +151,7 @@ def test_sqs_unknown_item_identifier_fails_the_whole_batch(aws: LocalAws, name: 
     _send(aws, provisioned.queue_urls[name], "m")
 
     with PollerGroup(spec, provisioned, aws, handlers={"consumer": handler}, poll_interval=0.05) as group:
-        group.drain(timeout=5)
+        group.drain(timeout=20)
 
     assert handler.bodies() == [["m"], ["m"]]
 
@@ -162,7 +162,7 @@ def test_sqs_batch_size_is_honoured(aws: LocalAws, name: str) -> None:
     _send(aws, provisioned.queue_urls[name], *[str(i) for i in range(5)])
 
     with PollerGroup(spec, provisioned, aws, handlers={"consumer": handler}, poll_interval=0.05) as group:
-        group.drain(timeout=5)
+        group.drain(timeout=20)
 
     assert max(len(batch) for batch in handler.bodies()) == 2
     assert sorted(b for batch in handler.bodies() for b in batch) == ["0", "1", "2", "3", "4"]
@@ -231,6 +231,28 @@ def test_stream_records_arrive_in_order_with_old_and_new_images(aws: LocalAws, n
     assert records[0]["eventSourceARN"] == provisioned.stream_arns[name]
     sequence = [int(r["dynamodb"]["SequenceNumber"]) for r in records]
     assert sequence == sorted(sequence)
+
+
+def test_stream_event_filter_drops_other_events_without_an_invocation(aws: LocalAws, name: str) -> None:
+    provisioned, esm = _stream_setup(aws, name, event_names=("REMOVE",))
+    handler = Recorder()
+    ddb = aws.client("dynamodb")
+    _put(aws, name, "k", "j")
+    ddb.update_item(
+        TableName=name,
+        Key={"pk": {"S": "k"}},
+        UpdateExpression="SET v = :v",
+        ExpressionAttributeValues={":v": {"N": "2"}},
+    )
+    poller = _poller(aws, provisioned, esm, handler)
+    _drain(poller)
+    assert handler.events == []  # three records read, none delivered
+    assert poller.checkpoint is not None  # ... and consumed: they are not read again
+
+    ddb.delete_item(TableName=name, Key={"pk": {"S": "k"}})
+    _drain(poller)
+
+    assert [[r["eventName"] for r in e["Records"]] for e in handler.events] == [["REMOVE"]]
 
 
 def test_stream_partial_failure_retries_from_the_lowest_failed_record(aws: LocalAws, name: str) -> None:
@@ -327,7 +349,7 @@ def test_group_waits_for_streams_and_resumes_from_checkpoints(aws: LocalAws, nam
     _put(aws, name, "a", "b", "c")
 
     with PollerGroup(spec, provisioned, aws, handlers={"projector": handler}, poll_interval=0.05) as group:
-        group.drain(timeout=5)
+        group.drain(timeout=20)
         checkpoints = group.checkpoints()
     _put(aws, name, "d")
     with PollerGroup(

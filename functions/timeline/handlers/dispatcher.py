@@ -93,7 +93,12 @@ def processor() -> BatchProcessor:
 
 
 def record_handler(record: DynamoDBRecord) -> None:
-    """An exception marks only this record as failed (the stream retries from it)."""
+    """An exception marks only this record as failed (the stream retries from it).
+
+    MODIFY records (a count changed) mean nothing here and cost no idempotency writes. The mappings
+    filter them out already (``event_names`` in infra/resources.py); this guards direct invocations."""
+    if record.event_name not in (DynamoDBRecordEventName.INSERT, DynamoDBRecordEventName.REMOVE):
+        return
     once(record.raw_event)
 
 
