@@ -105,18 +105,28 @@ def mix_totals(rows: list[dict[str, Any]], mix: dict[str, float]) -> dict[str, d
     return totals
 
 
+def _op_cost(rows: list[dict[str, Any]], strategy: str, op: str) -> float:
+    row = next((r for r in rows if r["strategy"] == strategy and r["op"] == op), None)
+    return float(row["total_usd_per_million"]) if row else math.nan
+
+
 def break_even_reads_per_post(rows: list[dict[str, Any]]) -> float | None:
     """Home reads per post at which hybrid and push cost the same (other ops ignored)."""
-
-    def cost(strategy: str, op: str) -> float:
-        row = next((r for r in rows if r["strategy"] == strategy and r["op"] == op), None)
-        return float(row["total_usd_per_million"]) if row else math.nan
-
-    extra_read = cost("hybrid", "home_read") - cost("push", "home_read")
-    saved_post = cost("push", "post") - cost("hybrid", "post")
+    extra_read = _op_cost(rows, "hybrid", "home_read") - _op_cost(rows, "push", "home_read")
+    saved_post = _op_cost(rows, "push", "post") - _op_cost(rows, "hybrid", "post")
     if extra_read <= 0 or saved_post <= 0:
         return None
     return saved_post / extra_read
+
+
+def break_even_vs_pull(rows: list[dict[str, Any]]) -> float | None:
+    """Home reads per post at which hybrid and pull cost the same (other ops ignored): above it the
+    hybrid's cheaper reads have paid for its fan-out writes."""
+    saved_read = _op_cost(rows, "pull", "home_read") - _op_cost(rows, "hybrid", "home_read")
+    extra_post = _op_cost(rows, "hybrid", "post") - _op_cost(rows, "pull", "post")
+    if saved_read <= 0 or extra_post <= 0:
+        return None
+    return extra_post / saved_read
 
 
 def lag_rows(lag: LagResult) -> list[dict[str, Any]]:
@@ -285,6 +295,20 @@ def markdown(data: dict[str, Any]) -> str:
             f"Hybrid vs push break-even: {data['break_even_reads_per_post']:.1f} home reads per post (fewer: "
             "hybrid cheaper; more: push cheaper), from the measured per-op costs.",
         ]
+    vs_pull = break_even_vs_pull(data["operations"])
+    mix = data["meta"].get("mix", {})
+    if vs_pull is not None and mix.get("post"):
+        ratio = mix.get("home_read", 0) / mix["post"]
+        lines += [
+            f"Hybrid vs pull break-even: {vs_pull:.1f} home reads per post (more: hybrid cheaper). "
+            f"This mix has {ratio:.1f} home reads per post.",
+        ]
+        push_even = data.get("break_even_reads_per_post")
+        if push_even is not None and vs_pull < push_even:
+            lines.append(
+                f"So the hybrid is the cheapest of the three between {vs_pull:.1f} and {push_even:.1f} "
+                "home reads per post on this graph."
+            )
     lines += [
         "",
         "## Fan-out of one tweet (pure push; dispatcher + worker handlers, real-shaped events)",
