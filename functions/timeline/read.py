@@ -79,8 +79,9 @@ class HomeTimeline:
         """One page of the caller's home timeline, newest first.
 
         Round trips (active reader, page inside the cache): 1 Query (cache + meta), then the pull set's
-        Queries in parallel (only if the reader follows celebrities), then hydration (tweets, users and
-        engagements BatchGetItems in parallel). Later pages add 1 GetItem (meta) beside the first Query.
+        Queries in parallel (only if the reader follows celebrities), then hydration (1 BatchGetItem
+        across tweets, users and engagements, for only the entries the page has room for). Later
+        pages add 1 GetItem (meta) beside the first Query.
         """
         scope = f"timeline:home:{caller}"
         before = _position(scope, cursor)
