@@ -43,6 +43,9 @@ Try it:
   curl -s {base}/users/me -H "Authorization: Bearer $TOKEN"
   curl -s -X PATCH {base}/users/me -H "Authorization: Bearer $TOKEN" -H 'Content-Type: application/json' \\
        -d '{{"bio": "hello from the local cloud"}}'
+  curl -s -X POST {base}/tweets -H "Authorization: Bearer $TOKEN" -H 'Content-Type: application/json' \\
+       -d '{{"text": "hello #chirp"}}'
+  curl -s "{base}/timeline/home?limit=20" -H "Authorization: Bearer $TOKEN"
 
 Press Ctrl-C to stop.
 """
