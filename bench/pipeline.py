@@ -15,7 +15,6 @@ is not recorded (Lambda's pollers do it on AWS, at no DynamoDB cost).
 
 from __future__ import annotations
 
-import base64
 import json
 import time
 import uuid
@@ -26,18 +25,7 @@ from typing import Any
 
 from bench.recorder import RECORDER
 from infra.resources import BASE_PATH, SPEC
-
-
-def _jsonable(value: Any) -> Any:
-    if isinstance(value, bytes):
-        return base64.b64encode(value).decode("ascii")
-    if isinstance(value, datetime):
-        return int(value.timestamp())
-    if isinstance(value, dict):
-        return {k: _jsonable(v) for k, v in value.items()}
-    if isinstance(value, list | tuple | set):
-        return [_jsonable(v) for v in value]
-    return value
+from local_cloud.pollers import event_json
 
 
 @cache
@@ -185,7 +173,7 @@ class Pump:
                     wanted = [r for r in records if r.get("eventName") in names] if names else records
                     for i in range(0, len(wanted), mapping.batch_size):
                         batch = wanted[i : i + mapping.batch_size]
-                        event = {"Records": [{**_jsonable(r), "eventSourceARN": arn} for r in batch]}
+                        event = {"Records": [{**event_json(r), "eventSourceARN": arn} for r in batch]}
                         self._invoke(mapping.function, event)
             for mapping in self.queue_mappings:
                 if self._queue_batch(mapping.source, mapping.function, mapping.batch_size, on_message):

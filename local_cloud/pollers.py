@@ -82,16 +82,16 @@ def parse_batch_item_failures(response: Any, item_ids: Sequence[str]) -> set[str
     return failed
 
 
-def _jsonable(value: Any) -> Any:
+def event_json(value: Any) -> Any:
     """Turn boto3's parsed types back into the JSON types Lambda events carry."""
     if isinstance(value, bytes):
         return base64.b64encode(value).decode("ascii")
     if isinstance(value, datetime):
         return int(value.timestamp())
     if isinstance(value, dict):
-        return {k: _jsonable(v) for k, v in value.items()}
+        return {k: event_json(v) for k, v in value.items()}
     if isinstance(value, list | set | tuple):
-        return [_jsonable(v) for v in value]
+        return [event_json(v) for v in value]
     return value
 
 
@@ -221,9 +221,9 @@ class SqsPoller(Poller):
             "messageAttributes": {
                 name: {
                     "stringValue": value.get("StringValue"),
-                    "binaryValue": _jsonable(value["BinaryValue"]) if "BinaryValue" in value else None,
+                    "binaryValue": event_json(value["BinaryValue"]) if "BinaryValue" in value else None,
                     "stringListValues": value.get("StringListValues", []),
-                    "binaryListValues": _jsonable(value.get("BinaryListValues", [])),
+                    "binaryListValues": event_json(value.get("BinaryListValues", [])),
                     "dataType": value["DataType"],
                 }
                 for name, value in message.get("MessageAttributes", {}).items()
@@ -420,7 +420,7 @@ class StreamPoller(Poller):
         return chunk.records[len(expired) :]
 
     def _event_record(self, record: dict[str, Any]) -> dict[str, Any]:
-        event_record: dict[str, Any] = _jsonable(record)
+        event_record: dict[str, Any] = event_json(record)
         event_record["eventSourceARN"] = self.stream_arn
         return event_record
 

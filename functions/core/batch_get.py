@@ -8,22 +8,20 @@ engagements; reading them in one call instead of three parallel ones saves two r
 
 from __future__ import annotations
 
-import random
-import time
-from collections.abc import Callable, Iterable, Sequence
+from collections.abc import Iterable, Sequence
 from concurrent.futures import Executor
 from dataclasses import dataclass, field
-from functools import lru_cache
-from typing import Any, TypeVar
+from typing import Any
 
-import boto3
-from botocore.config import Config
 from pynamodb.models import Model
+
+from functions.core.retry import Backoff
+from functions.core.retry import client as shared_client
 
 MAX_KEYS = 100
 """DynamoDB's limit on keys per BatchGetItem call."""
 
-M = TypeVar("M", bound=Model)
+_DEFAULT_BACKOFF = Backoff()
 
 
 class UnprocessedKeysError(RuntimeError):
@@ -38,11 +36,6 @@ class Read:
     keys: Iterable[Any]
     consistent: bool = False
     found: list[Any] = field(default_factory=list)
-
-
-@lru_cache(maxsize=1)
-def _client() -> Any:
-    return boto3.client("dynamodb", config=Config(retries={"max_attempts": 5, "mode": "standard"}))
 
 
 def _key_names(model: type[Model]) -> tuple[str, str | None]:
@@ -68,13 +61,12 @@ def batch_get(
     reads: Sequence[Read],
     executor: Executor | None = None,
     client: Any = None,
-    attempts: int = 8,
-    sleep: Callable[[float], None] = time.sleep,
+    backoff: Backoff = _DEFAULT_BACKOFF,
 ) -> None:
     """Fill every ``Read.found`` with its model's items (string keys; missing keys are simply absent).
 
     Calls: ceil(total keys / 100) BatchGetItem, in parallel when an executor is given (one round trip),
-    plus one per retry of UnprocessedKeys (capped exponential backoff with full jitter).
+    plus one per retry of UnprocessedKeys, paced by ``backoff`` (capped exponential, full jitter).
     """
     by_table: dict[str, Read] = {}
     pending: list[tuple[str, dict[str, Any]]] = []
@@ -89,7 +81,7 @@ def batch_get(
                 seen.add(key)
                 pending.append((table, _key(read.model, key)))
     chunks = [pending[i : i + MAX_KEYS] for i in range(0, len(pending), MAX_KEYS)]
-    ddb = client if client is not None else _client()
+    ddb = client if client is not None else shared_client("dynamodb")
 
     def run(chunk: list[tuple[str, dict[str, Any]]]) -> list[tuple[str, dict[str, Any]]]:
         request: dict[str, Any] = {}
@@ -97,14 +89,14 @@ def batch_get(
             entry = request.setdefault(table, {"Keys": [], "ConsistentRead": by_table[table].consistent})
             entry["Keys"].append(key)
         items: list[tuple[str, dict[str, Any]]] = []
-        for attempt in range(attempts):
+        for attempt in range(backoff.attempts):
             response = ddb.batch_get_item(RequestItems=request)
             for table, found in response.get("Responses", {}).items():
                 items.extend((table, item) for item in found)
             request = response.get("UnprocessedKeys") or {}
             if not request:
                 return items
-            sleep(random.uniform(0, min(2.0, 0.05 * 2**attempt)))
+            backoff.pause(attempt)
         raise UnprocessedKeysError(f"{sum(len(r['Keys']) for r in request.values())} keys unprocessed")
 
     if executor is None or len(chunks) < 2:

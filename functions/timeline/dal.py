@@ -16,20 +16,17 @@ tests can hook. Every call goes through ``_call``, which counts it in ``calls``.
 from __future__ import annotations
 
 import os
-import random
 import threading
-import time
 from collections import Counter
-from collections.abc import Callable, Iterable, Sequence
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
-from functools import lru_cache
 from typing import Any
 
-import boto3
-from botocore.config import Config
 from botocore.exceptions import ClientError
 from ulid import ULID
 
+from functions.core.retry import Backoff
+from functions.core.retry import client as shared_client
 from functions.timeline.models import (
     ENTRY_KEY_BELOW,
     META_KEY,
@@ -53,30 +50,12 @@ class UnprocessedItemsError(RuntimeError):
         self.remaining = remaining
 
 
-@dataclass(frozen=True)
-class Backoff:
-    """Capped exponential backoff with full jitter: sleep uniform(0, min(cap, base * 2**attempt))."""
-
-    attempts: int = 8
-    base_seconds: float = 0.05
-    cap_seconds: float = 2.0
-    sleep: Callable[[float], None] = time.sleep
-
-    def pause(self, attempt: int) -> None:
-        self.sleep(random.uniform(0, min(self.cap_seconds, self.base_seconds * 2**attempt)))
-
-
-_CLIENT_CONFIG = Config(retries={"max_attempts": 5, "mode": "standard"}, max_pool_connections=50)
-
-
-@lru_cache(maxsize=1)
 def _ddb() -> Any:
-    return boto3.client("dynamodb", config=_CLIENT_CONFIG)
+    return shared_client("dynamodb")
 
 
-@lru_cache(maxsize=1)
 def _sqs() -> Any:
-    return boto3.client("sqs", config=_CLIENT_CONFIG)
+    return shared_client("sqs")
 
 
 def ulid_lower_bound(epoch_seconds: float) -> str:

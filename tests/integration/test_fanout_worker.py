@@ -31,22 +31,12 @@ from functions.timeline.models import EntryBody, FanoutMessage, TimelineEntry
 from functions.tweets.dal import TweetRecord, TweetRepository
 from local_cloud.lambda_runtime import LocalLambdaContext
 from tests.support.events import event
+from tests.support.fanout import RecordingQueue
 
 
 @pytest.fixture(autouse=True)
 def _local_cloud(cloud: Any) -> None:
     """Every test here needs the local cloud's endpoint and table names in the environment."""
-
-
-class RecordingQueue:
-    """Stands in for the fan-out queue: keeps the messages instead of handing them to the live poller."""
-
-    def __init__(self) -> None:
-        self.messages: list[FanoutMessage] = []
-
-    def send(self, messages: list[FanoutMessage]) -> int:
-        self.messages.extend(messages)
-        return math.ceil(len(messages) / 10)
 
 
 class Hooked:

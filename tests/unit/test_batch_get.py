@@ -7,6 +7,7 @@ from typing import Any
 import pytest
 
 from functions.core.batch_get import Read, UnprocessedKeysError, batch_get
+from functions.core.retry import Backoff
 from functions.tweets.dal import EngagementRecord, TweetRecord
 from functions.users.dal import UserRecord
 
@@ -101,7 +102,7 @@ def test_more_than_100_keys_are_split_and_unprocessed_keys_retried() -> None:
     pauses: list[float] = []
     tweets = Read(TweetRecord, [f"t{i:03d}" for i in range(150)])
 
-    batch_get([tweets], client=ddb, sleep=pauses.append)
+    batch_get([tweets], client=ddb, backoff=Backoff(sleep=pauses.append))
 
     assert sorted(t.tweet_id for t in tweets.found) == [f"t{i:03d}" for i in range(150)]
     assert [sum(len(r["Keys"]) for r in c.values()) for c in ddb.calls] == [100, 30, 50]
@@ -116,5 +117,7 @@ def test_keys_still_unprocessed_after_every_attempt_raise() -> None:
 
     ddb = AlwaysThrottled({})
     with pytest.raises(UnprocessedKeysError):
-        batch_get([Read(TweetRecord, ["t001"])], client=ddb, attempts=3, sleep=lambda _: None)
+        batch_get(
+            [Read(TweetRecord, ["t001"])], client=ddb, backoff=Backoff(attempts=3, sleep=lambda _: None)
+        )
     assert len(ddb.calls) == 3

@@ -29,6 +29,7 @@ from functions.timeline.models import FanoutMessage, TimelineEntry, TimelineMeta
 from functions.timeline.read import HomeTimeline
 from functions.tweets.dal import Hydration, TweetRecord
 from functions.users.dal import UserRecord
+from tests.support.fanout import RecordingQueue
 
 NOW = 1_800_000_000.0
 
@@ -167,15 +168,6 @@ class FakeGraph:
         return (
             [Edge(user_id, f, f"{i:026d}") for i, f in enumerate(ids)][:limit] if before_seq is None else []
         )
-
-
-class RecordingQueue:
-    def __init__(self) -> None:
-        self.messages: list[FanoutMessage] = []
-
-    def send(self, messages: list[FanoutMessage]) -> int:
-        self.messages.extend(messages)
-        return math.ceil(len(messages) / 10)
 
 
 def settings(**overrides: Any) -> Any:

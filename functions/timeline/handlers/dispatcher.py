@@ -87,8 +87,7 @@ once = Once(handle_record, key="eventID")
 
 
 def processor() -> BatchProcessor:
-    """A fresh processor per invocation: it holds the batch's state, and the local runtime may invoke this
-    module from several threads at once (on Lambda an environment runs one invocation at a time)."""
+    """A fresh processor per invocation: it holds the batch's state, which must not outlive the batch."""
     return BatchProcessor(event_type=EventType.DynamoDBStreams)
 
 

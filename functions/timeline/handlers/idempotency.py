@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import os
-import threading
 from collections.abc import Callable
 from typing import Any
 
@@ -25,33 +24,26 @@ class Once:
 
     A repeat returns the stored result without running ``fn``; a failure deletes the in-progress marker
     so the redelivery runs it again. Costs 1 PutItem + 1 UpdateItem on the idempotency table per record.
-    The persistence layer is shared; the config (which holds the invocation's context) is per thread,
-    because the local runtime may run two invocations of one function side by side.
+    Built on first use; an execution environment runs one invocation at a time (the local runtime too),
+    so the config that holds the invocation's context can be shared.
     """
 
     def __init__(self, fn: RecordFn, key: str) -> None:
         self.fn = fn
         self.key = key
-        self._persistence: DynamoDBPersistenceLayer | None = None
-        self._lock = threading.Lock()
-        self._local = threading.local()
+        self._built: tuple[IdempotencyConfig, Callable[..., dict[str, Any]]] | None = None
 
     def _state(self) -> tuple[IdempotencyConfig, Callable[..., dict[str, Any]]]:
-        if getattr(self._local, "wrapped", None) is None:
-            with self._lock:
-                if self._persistence is None:
-                    self._persistence = DynamoDBPersistenceLayer(
-                        table_name=os.environ["IDEMPOTENCY_TABLE_NAME"]
-                    )
-                persistence = self._persistence
+        if self._built is None:
+            persistence = DynamoDBPersistenceLayer(table_name=os.environ["IDEMPOTENCY_TABLE_NAME"])
             config = IdempotencyConfig(
                 event_key_jmespath=self.key, expires_after_seconds=EXPIRES_AFTER_SECONDS
             )
-            self._local.config = config
-            self._local.wrapped = idempotent_function(
+            wrapped = idempotent_function(
                 data_keyword_argument="record", persistence_store=persistence, config=config
             )(self.fn)
-        return self._local.config, self._local.wrapped
+            self._built = (config, wrapped)
+        return self._built
 
     def register(self, context: Any) -> None:
         """Give Powertools the invocation's context (it bounds in-progress markers by remaining time)."""

@@ -26,7 +26,7 @@ Cursor = Annotated[
 
 @lru_cache(maxsize=1)
 def service() -> TweetService:
-    # Two reads of a page (author summaries, the caller's likes and retweets) run side by side.
+    # A page's hydration is one BatchGetItem; beyond 100 keys its calls run side by side here.
     return TweetService(TweetRepository(), executor=ThreadPoolExecutor(max_workers=4))
 
 
