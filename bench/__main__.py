@@ -3,8 +3,10 @@
 from __future__ import annotations
 
 import argparse
+import json
 import os
 import platform
+import subprocess
 import sys
 import time
 import warnings
@@ -35,19 +37,26 @@ class Profile:
     counts: dict[str, int]
     """Ops per strategy."""
     lag: dict[int, int]
-    """Followers -> fan-out lag samples."""
+    """Followers -> fan-out lag samples (in-process, counted)."""
     import_runs: int
+    local_lag_sizes: list[int]
+    """Authors' follower counts for the lag through the local cloud (bench/fanout_lag.py)."""
+    local_lag_posts: int
 
 
 FULL = Profile(
     counts={"home_read": 60, "user_read": 20, "post": 40, "like": 20, "follow": 12},
     lag={10: 8, 1000: 3, 10000: 2},
     import_runs=3,
+    local_lag_sizes=[10, 1000, 10000],
+    local_lag_posts=5,
 )
 QUICK = Profile(
     counts={"home_read": 20, "user_read": 6, "post": 8, "like": 6, "follow": 4},
     lag={10: 3, 1000: 2},
     import_runs=1,
+    local_lag_sizes=[10, 1000],
+    local_lag_posts=2,
 )
 MIX = {"home_read": 0.60, "user_read": 0.15, "like": 0.15, "post": 0.07, "follow": 0.03}
 """Share of each op in the workload whose total cost is compared (reads dominate, as on Twitter)."""
@@ -100,6 +109,8 @@ def main(argv: list[str] | None = None) -> int:
         )
     _log("fan-out lag ...")
     lag = run_lag(profile.lag, args.seed, log=_log)
+    _log("fan-out lag through the local cloud (bench/fanout_lag.py, as make dev runs it) ...")
+    local_lag = _local_cloud_lag(profile.local_lag_sizes, profile.local_lag_posts, args.out)
     _log("cold imports and assets ...")
     imports = handler_import_times(profile.import_runs)
     assets = [functions_asset(), layer_asset()]
@@ -137,15 +148,28 @@ def main(argv: list[str] | None = None) -> int:
         "totals": totals,
         "break_even_reads_per_post": report.break_even_reads_per_post(rows),
         "fanout": fan,
+        "fanout_local_cloud": local_lag,
         "imports": report.imports_json(imports),
         "assets": report.assets_json(assets),
     }
-    data["targets"] = report.evaluate_targets(results, fan, totals)
+    data["targets"] = report.evaluate_targets(results, fan, totals, local_lag)
     data["meta"]["wall_seconds"] = time.perf_counter() - started
     text = report.write(data, args.out)
     sys.stdout.write(text)
     _log(f"wrote {args.out}/results.json, results.md, results.png in {data['meta']['wall_seconds']:.0f} s")
     return 0
+
+
+def _local_cloud_lag(sizes: list[int], posts: int, out: Path) -> list[dict[str, Any]]:
+    """Run bench/fanout_lag.py in its own interpreter (it starts the local cloud: moto process, gateway,
+    pollers; this process has the bench's in-process moto patched into botocore) and read its rows."""
+    target = out / "fanout_lag_local.json"
+    command = [sys.executable, str(Path(__file__).resolve().parent / "fanout_lag.py"), "--sizes"]
+    command += [str(size) for size in sizes] + ["--posts", str(posts), "--json", str(target)]
+    env = {k: v for k, v in os.environ.items() if not k.startswith(("AWS_", "POWERTOOLS_"))}
+    subprocess.run(command, check=True, env=env, stdout=subprocess.DEVNULL)
+    rows: list[dict[str, Any]] = json.loads(target.read_text())
+    return rows
 
 
 def _version(name: str) -> str:

@@ -7,8 +7,9 @@ making extra (counted) calls. Two adjustments, both about moto's speed, neither 
 
 - moto is not thread-safe in-process, and the service's code issues calls from thread pools. Every
   moto request runs under one lock (as the local cloud's request gate does for the server).
-- the local cloud's speed-ups of moto's ``TransactWriteItems`` rollback and ``Query`` partition lookup
-  (``local_cloud/moto_speedups.py``), so the bench measures the same moto the local cloud runs.
+- the local cloud's speed-ups of moto (``local_cloud/moto_speedups.py``: transaction rollback, Query
+  partition lookup, plain JSON in and out, ...), so the bench measures the same moto the local cloud
+  runs.
 """
 
 from __future__ import annotations
@@ -59,7 +60,7 @@ def _install_lock() -> None:
 
 
 def install_patches() -> None:
-    """The lock and the local cloud's two moto speed-ups (idempotent; ``uninstall_patches`` undoes them)."""
+    """The lock and the local cloud's moto speed-ups (idempotent; ``uninstall_patches`` undoes the lock)."""
     if _originals:
         return
     _install_lock()

@@ -155,7 +155,10 @@ def lag_rows(lag: LagResult) -> list[dict[str, Any]]:
 
 
 def evaluate_targets(
-    results: list[OpResult], lag: list[dict[str, Any]], totals: dict[str, dict[str, float]]
+    results: list[OpResult],
+    lag: list[dict[str, Any]],
+    totals: dict[str, dict[str, float]],
+    local_lag: list[dict[str, Any]] | None = None,
 ) -> list[dict[str, Any]]:
     targets = []
     reads = [r for r in results if r.strategy == "hybrid" and r.kind == "home_read"]
@@ -205,14 +208,21 @@ def evaluate_targets(
                 f"({hybrid / push:.2f}x), pull ${pull:.2f} ({hybrid / pull:.2f}x)",
             }
         )
-    big = next((row for row in lag if row["followers"] >= 10_000), None)
-    if big:
+    local = next((row for row in local_lag or [] if row["followers"] >= 10_000), None)
+    if local:
+        big = next((row for row in lag if row["followers"] >= 10_000), None)
+        in_process = (
+            f"; the bench's in-process run (one interpreter for moto and the handlers, every call "
+            f"recorded): p50 {big['lag_p50_ms'] / 1000:.1f} s, p99 {big['lag_p99_ms'] / 1000:.1f} s"
+            if big
+            else ""
+        )
         targets.append(
             {
                 "target": "(issue 4, local runtime) 10,000-follower fan-out visible within 5 s",
-                "status": "PASS" if big["lag_p99_ms"] <= 5000 else "FAIL",
-                "detail": f"p50 {big['lag_p50_ms'] / 1000:.1f} s, p99 {big['lag_p99_ms'] / 1000:.1f} s on "
-                "in-process moto (n=" + str(big["n"]) + ")",
+                "status": "PASS" if local["lag_max_s"] <= 5.0 else "FAIL",
+                "detail": f"through the local cloud as `make dev` runs it: p50 {local['lag_p50_s']:.1f} s, "
+                f"max {local['lag_max_s']:.1f} s over {local['posts']} posts{in_process}",
             }
         )
     return targets
@@ -325,6 +335,24 @@ def markdown(data: dict[str, Any]) -> str:
             f"{r['round_trips_first_sample']} | {_num(r['rcu'])} | {_num(r['wcu'])} | {r['sqs_requests']} | "
             f"{r['usd_per_million']:,.0f} |"
         )
+    local_lag = data.get("fanout_local_cloud") or []
+    if local_lag:
+        lines += [
+            "",
+            "## Fan-out lag through the local cloud (`bench/fanout_lag.py`: moto process, gateway, pollers)",
+            "",
+            "POST /tweets returned -> the worker applied the last `add` message (a sample of followers is "
+            "read back). The in-process lags above share one interpreter with moto and record every call; "
+            "these are what `make dev` gives.",
+            "",
+            "| followers | posts | lag p50 s | lag max s | BatchWriteItem per post (ceil(N/25)) |",
+            "|---|---|---|---|---|",
+        ]
+        for r in local_lag:
+            lines.append(
+                f"| {r['followers']:,} | {r['posts']} | {r['lag_p50_s']:.2f} | {r['lag_max_s']:.2f} | "
+                f"{_num(r['batch_write_calls_per_post'])} ({r['expected_ceil_n_over_25']}) |"
+            )
     lines += [
         "",
         "## Cold import (median of "

@@ -1,132 +1,44 @@
-"""The embedded AWS of the local cloud: moto's server in a thread, or any external endpoint.
+"""The embedded AWS of the local cloud: moto's server in its own process, or any external endpoint.
 
-``LocalAws`` owns the endpoint every local component talks to. Embedded mode starts moto's
-``ThreadedMotoServer`` on a free loopback port; external mode (``LocalAws(endpoint_url=...)``, for
-DynamoDB Local or LocalStack) starts nothing and only hands out the endpoint and clients.
+``LocalAws`` owns the endpoint every local component talks to. Embedded mode starts
+``python -m local_cloud.moto_process`` (moto behind waitress, on a free loopback port, see that module
+for why a process of its own); external mode (``LocalAws(endpoint_url=...)``, for DynamoDB Local or
+LocalStack) starts nothing and only hands out the endpoint and clients.
 """
 
 from __future__ import annotations
 
+import json
 import logging
 import os
+import selectors
+import subprocess
+import sys
 import threading
+import time
+import urllib.error
 import urllib.request
-from collections.abc import Iterator
-from contextlib import contextmanager
+from pathlib import Path
 from types import TracebackType
 from typing import Any
 
 import boto3
 from botocore.config import Config
 
-from local_cloud import moto_speedups
-
 REGION = "us-east-1"
 ACCOUNT_ID = "123456789012"
 """moto's default account; ARNs the local cloud builds itself use it too."""
 
 _DUMMY_CREDENTIALS = {"AWS_ACCESS_KEY_ID": "local", "AWS_SECRET_ACCESS_KEY": "local"}
-# Stream iterators moto keeps forever (one per GetRecords call); see LocalAws.prune_shard_iterators.
-_KEEP_SHARD_ITERATORS = 1000
 _HOUSEKEEPING_SECONDS = 30.0
+_START_TIMEOUT_SECONDS = 60.0
+_ROOT = Path(__file__).resolve().parents[1]
 
 logger = logging.getLogger(__name__)
 
 
-class _RequestGate:
-    """Shared/exclusive gate around moto's request handling.
-
-    Requests and snapshots both take the exclusive side today (see ``gated_app``); the shared side is
-    kept for read-only work that may run alongside each other. Writers get
-    preference so a busy poller loop cannot starve a snapshot. The stdlib has no reader-writer lock
-    and the project pins no package that has one, hence these few lines.
-    """
-
-    def __init__(self) -> None:
-        self._cond = threading.Condition()
-        self._readers = 0
-        self._writer = False
-        self._writers_waiting = 0
-
-    @contextmanager
-    def shared(self) -> Iterator[None]:
-        with self._cond:
-            self._cond.wait_for(lambda: not self._writer and not self._writers_waiting)
-            self._readers += 1
-        try:
-            yield
-        finally:
-            with self._cond:
-                self._readers -= 1
-                self._cond.notify_all()
-
-    @contextmanager
-    def exclusive(self) -> Iterator[None]:
-        with self._cond:
-            self._writers_waiting += 1
-            self._cond.wait_for(lambda: not self._writer and self._readers == 0)
-            self._writers_waiting -= 1
-            self._writer = True
-        try:
-            yield
-        finally:
-            with self._cond:
-                self._writer = False
-                self._cond.notify_all()
-
-
-_GATE = _RequestGate()
-
-
-def _gated_server_class() -> type[Any]:
-    """Build the ThreadedMotoServer subclass lazily, so importing this module does not import moto."""
-    from moto.moto_server.threaded_moto_server import ThreadedMotoServer
-    from moto.moto_server.werkzeug_app import (
-        DomainDispatcherApplication,
-        MotoRequestHandler,
-        create_backend_app,
-    )
-    from werkzeug.serving import make_server
-
-    class GatedMotoServer(ThreadedMotoServer):
-        """ThreadedMotoServer whose WSGI app runs inside a _RequestGate.
-
-        Only ``_server_entry`` is replaced (same body as moto 5.2.5 plus the gate); start, stop and
-        get_host_and_port are moto's own.
-        """
-
-        def __init__(self, gate: _RequestGate, ip_address: str, port: int) -> None:
-            super().__init__(ip_address=ip_address, port=port, verbose=False)
-            self._gate = gate
-
-        def _server_entry(self) -> None:
-            app = DomainDispatcherApplication(create_backend_app)
-            gate = self._gate
-
-            def gated_app(environ: dict[str, Any], start_response: Any) -> list[bytes]:
-                # One request at a time: moto 5.2.5 is not thread-safe (TransactWriteItems checks its
-                # conditions, writes, and on failure restores a copy of the table, with no lock), so
-                # concurrent requests could both pass a "put if not exists". DynamoDB serialises
-                # conflicting writes; serialising every request gives the same guarantee here, and
-                # costs little because moto's work holds the GIL anyway.
-                with gate.exclusive():
-                    # Materialise the body inside the gate: moto builds it lazily from live state.
-                    return list(app(environ, start_response))
-
-            self._server = make_server(
-                self._ip_address, self._port, gated_app, True, request_handler=MotoRequestHandler
-            )
-            self._server_ready_event.set()
-            self._server.serve_forever()
-
-        def close(self) -> None:
-            """Stop serving, join the thread and release the listening socket (moto's stop keeps it)."""
-            server = self._server
-            self.stop()
-            if server is not None:
-                server.server_close()
-
-    return GatedMotoServer
+class ControlError(RuntimeError):
+    """A control route of the embedded moto process refused the request (e.g. a foreign snapshot)."""
 
 
 class Clients:
@@ -182,49 +94,56 @@ class LocalAws:
         self._endpoint_url = endpoint_url
         self._host = host
         self._port = port
-        # One gate for every embedded server in the process: moto's state (and the speed-ups' patches)
-        # are process-global, so two servers must not run requests side by side either.
-        self._gate = _GATE
-        self._server: Any = None
+        self._process: subprocess.Popen[str] | None = None
         self._clients: Clients | None = None
         self._housekeeping_seconds = housekeeping_seconds
-        self._stopping = threading.Event()
-        self._housekeeper: threading.Thread | None = None
 
     # -- lifecycle ---------------------------------------------------------------------------------
     def start(self) -> LocalAws:
-        """Start moto (embedded mode) with fresh state; in external mode do nothing."""
-        if not self.embedded or self._server is not None:
+        """Start the moto process (embedded mode) with fresh state; in external mode do nothing."""
+        if not self.embedded or self._process is not None:
             return self
-        # werkzeug logs every request at INFO; the local cloud logs what matters itself.
-        logging.getLogger("werkzeug").setLevel(logging.WARNING)
-        moto_speedups.install()  # safe: the gate serialises every request
-        server = _gated_server_class()(self._gate, self._host, self._port)
-        server.start()
-        self._server = server
-        host, port = server.get_host_and_port()
-        self._endpoint_url = f"http://{host}:{port}"
-        # No reset here: moto's state is process-global and shared by every server in the process
-        # (a test session may run several); a new process starts empty, which is what `make dev` gets.
-        self._stopping.clear()
-        if self._housekeeping_seconds > 0:
-            self._housekeeper = threading.Thread(
-                target=self._housekeeping_loop, name="local-aws-housekeeping", daemon=True
-            )
-            self._housekeeper.start()
-        logger.info("moto server listening on %s", self._endpoint_url)
+        command = [
+            sys.executable,
+            "-m",
+            "local_cloud.moto_process",
+            "--host",
+            self._host,
+            "--port",
+            str(self._port),
+            "--housekeeping-seconds",
+            str(self._housekeeping_seconds),
+        ]
+        env = dict(os.environ)
+        env["PYTHONPATH"] = os.pathsep.join(p for p in (str(_ROOT), env.get("PYTHONPATH", "")) if p)
+        process = subprocess.Popen(  # noqa: S603 - our own module, run by this interpreter
+            command, stdin=subprocess.PIPE, stdout=subprocess.PIPE, env=env, cwd=_ROOT, text=True
+        )
+        try:
+            self._endpoint_url = _read_ready_line(process, _START_TIMEOUT_SECONDS)
+        except BaseException:
+            process.kill()
+            process.wait()
+            raise
+        self._process = process
+        logger.info("moto server listening on %s (pid %d)", self._endpoint_url, process.pid)
         return self
 
     def stop(self) -> None:
-        """Shut the embedded server down and wait for its thread; no-op in external mode."""
-        self._stopping.set()
-        if self._housekeeper is not None:
-            self._housekeeper.join()
-            self._housekeeper = None
-        if self._server is not None:
-            self._server.close()
-            self._server = None
-            logger.info("moto server stopped")
+        """Stop the moto process (closing its stdin ends it) and wait; no-op in external mode."""
+        process, self._process = self._process, None
+        if process is None:
+            return
+        if process.stdin is not None:
+            process.stdin.close()
+        try:
+            process.wait(timeout=15)
+        except subprocess.TimeoutExpired:
+            process.kill()
+            process.wait()
+        if process.stdout is not None:
+            process.stdout.close()
+        logger.info("moto server stopped")
 
     def __enter__(self) -> LocalAws:
         return self.start()
@@ -279,41 +198,46 @@ class LocalAws:
         with urllib.request.urlopen(request, timeout=10) as response:  # noqa: S310
             response.read()
 
-    @contextmanager
-    def exclusive(self) -> Iterator[None]:
-        """Hold every request to the embedded moto while the block runs (consistent snapshots)."""
-        self._require_embedded("exclusive access")
-        with self._gate.exclusive():
-            yield
+    def control(self, route: str, body: dict[str, Any], timeout: float = 120.0) -> dict[str, Any]:
+        """Call a control route of the moto process (``local_cloud.moto_process``); JSON both ways."""
+        self._require_embedded(f"control route {route}")
+        request = urllib.request.Request(  # noqa: S310 - our own loopback server
+            f"{self.endpoint_url}/_local/{route}",
+            data=json.dumps(body).encode(),
+            headers={"Content-Type": "application/json"},
+            method="POST",
+        )
+        try:
+            with urllib.request.urlopen(request, timeout=timeout) as response:  # noqa: S310
+                result: dict[str, Any] = json.loads(response.read())
+        except urllib.error.HTTPError as error:
+            detail = json.loads(error.read() or b"{}").get("error", str(error))
+            raise ControlError(detail) from error
+        return result
 
-    def prune_shard_iterators(self, keep: int = _KEEP_SHARD_ITERATORS) -> int:
-        """Forget all but the newest ``keep`` DynamoDB Streams shard iterators; return how many went.
-
-        moto stores every iterator GetRecords hands out and never expires them (AWS does after 15
-        minutes), so a poller loop grows memory and snapshots without bound. Dicts keep insertion
-        order, so the newest entries (the ones pollers hold) are at the end. A poller whose iterator
-        was pruned simply asks for a new one from its checkpoint.
-        """
-        from moto.backends import get_backend
-
-        removed = 0
-        with self.exclusive():
-            streams: Any = get_backend("dynamodbstreams")
-            for _, _, backend in streams.iter_backends():
-                iterators: dict[str, Any] = backend.shard_iterators
-                excess = len(iterators) - keep
-                for arn in list(iterators)[: max(excess, 0)]:
-                    del iterators[arn]
-                    removed += 1
-        return removed
-
-    def _housekeeping_loop(self) -> None:
-        while not self._stopping.wait(self._housekeeping_seconds):
-            try:
-                self.prune_shard_iterators()
-            except Exception:  # housekeeping must never take the cloud down
-                logger.exception("pruning shard iterators failed")
+    def prune_shard_iterators(self, keep: int = 1000) -> int:
+        """Forget all but the newest ``keep`` stream shard iterators in moto (the moto process also
+        does it every ``housekeeping_seconds``); return how many went."""
+        return int(self.control("prune-shard-iterators", {"keep": keep})["removed"])
 
     def _require_embedded(self, what: str) -> None:
-        if not self.embedded or self._server is None:
+        if not self.embedded or self._process is None:
             raise RuntimeError(f"{what} needs the embedded, started moto server")
+
+
+def _read_ready_line(process: subprocess.Popen[str], timeout: float) -> str:
+    """Wait for the moto process's ``READY <endpoint>`` line; fail if it exits or takes too long."""
+    assert process.stdout is not None
+    deadline = time.monotonic() + timeout
+    with selectors.DefaultSelector() as selector:
+        selector.register(process.stdout, selectors.EVENT_READ)
+        while time.monotonic() < deadline:
+            if selector.select(timeout=0.5):
+                line = process.stdout.readline()
+                if line.startswith("READY "):
+                    return line.split(" ", 1)[1].strip()
+                if not line:
+                    break  # the process exited before getting ready
+            elif process.poll() is not None:
+                break
+    raise RuntimeError(f"the moto process did not start (exit code {process.poll()}); see its output above")

@@ -1,12 +1,13 @@
 """``--data-dir`` support: keep the embedded moto's state across restarts.
 
 How: moto keeps each service's state in plain Python objects (``moto.backends.get_backend(name)``,
-one backend per account and region). ``save`` pickles those backends for DynamoDB (tables, items,
-stream records), DynamoDB Streams, SQS (queues and messages, in flight or not), S3 (buckets and
+one backend per account and region). ``write_snapshot`` pickles those backends for DynamoDB (tables,
+items, stream records), DynamoDB Streams, SQS (queues and messages, in flight or not), S3 (buckets and
 objects) and Cognito (pools, clients, users with their ``sub``) while every request is held at the
-server's gate, so the snapshot is consistent. ``load`` puts the backends back into the running server.
-Measured with ThreadedMotoServer in the same process: the round trip keeps items, messages, objects,
-users (same ``sub``, same password) and stream records and sequence numbers.
+server's gate, so the snapshot is consistent. ``read_snapshot`` puts the backends back into the running
+server. Both run inside the moto process (``local_cloud/moto_process.py``), which holds that state;
+``save`` and ``load`` ask it to, through its control routes. The round trip keeps items, messages,
+objects, users (same ``sub``, same password) and stream records and sequence numbers.
 
 Three things in moto's state do not pickle as-is; ``_SnapshotPickler`` handles them:
 thread locks/conditions (SQS queues) are recreated empty, Cognito's RSA signing key is stored as
@@ -35,7 +36,7 @@ from importlib.metadata import version
 from pathlib import Path
 from typing import Any
 
-from local_cloud.aws import LocalAws
+from local_cloud.aws import ControlError, LocalAws
 
 logger = logging.getLogger(__name__)
 
@@ -55,6 +56,9 @@ class Snapshot:
     saved_at: float
     checkpoints: dict[str, str] = field(default_factory=dict)
     """Stream poller checkpoints (``PollerGroup.checkpoints()``) at save time."""
+
+    def as_dict(self) -> dict[str, Any]:
+        return {"saved_at": self.saved_at, "checkpoints": dict(self.checkpoints)}
 
 
 def _load_private_key(pem: bytes) -> Any:
@@ -132,6 +136,30 @@ def save(
     Pass the poller checkpoints read *before* this call: a checkpoint never points past records the
     snapshot holds, so a restart re-delivers at worst a few records (consumers are idempotent).
     """
+    directory = Path(data_dir).resolve()
+    request = {"data_dir": str(directory), "checkpoints": dict(checkpoints or {})}
+    result = aws.control("snapshot/save", request)
+    return Path(result["path"])
+
+
+def load(data_dir: str | os.PathLike[str], aws: LocalAws) -> Snapshot | None:
+    """Restore the snapshot in ``data_dir`` into the running embedded moto; None if there is none.
+
+    Call it right after ``aws.start()`` and before ``provision`` (which then reuses what it finds).
+    Raises SnapshotError for a snapshot this moto cannot take (another moto version, a corrupt file).
+    """
+    directory = Path(data_dir).resolve()
+    try:
+        found = aws.control("snapshot/load", {"data_dir": str(directory)})["snapshot"]
+    except ControlError as error:
+        raise SnapshotError(str(error)) from error
+    if found is None:
+        return None
+    return Snapshot(saved_at=float(found["saved_at"]), checkpoints=dict(found["checkpoints"]))
+
+
+def write_snapshot(data_dir: str | os.PathLike[str], gate: Any, checkpoints: Mapping[str, str]) -> Path:
+    """``save``, in the moto process: pickle its backends while ``gate`` holds every request."""
     directory = Path(data_dir)
     directory.mkdir(parents=True, exist_ok=True)
     buffer = io.BytesIO()
@@ -142,7 +170,7 @@ def save(
         "checkpoints": dict(checkpoints or {}),
     }
     started = time.perf_counter()
-    with aws.exclusive():
+    with gate.exclusive():
         # Two pickles, so load can check the header before unpickling any moto class.
         pickle.dump(header, buffer, protocol=pickle.HIGHEST_PROTOCOL)
         _SnapshotPickler(buffer).dump(_collect_backends())
@@ -162,11 +190,8 @@ def save(
     return target
 
 
-def load(data_dir: str | os.PathLike[str], aws: LocalAws) -> Snapshot | None:
-    """Restore the snapshot in ``data_dir`` into the running embedded moto; None if there is none.
-
-    Call it right after ``aws.start()`` and before ``provision`` (which then reuses what it finds).
-    """
+def read_snapshot(data_dir: str | os.PathLike[str], gate: Any) -> Snapshot | None:
+    """``load``, in the moto process: put the pickled backends back while ``gate`` holds requests."""
     from moto.backends import get_backend
 
     path = Path(data_dir) / SNAPSHOT_FILE
@@ -184,7 +209,7 @@ def load(data_dir: str | os.PathLike[str], aws: LocalAws) -> Snapshot | None:
             services: dict[str, Any] = pickle.load(stream)  # noqa: S301
         except (pickle.UnpicklingError, EOFError, AttributeError, ImportError) as error:
             raise SnapshotError(f"cannot read {path}: {error}") from error
-    with aws.exclusive():
+    with gate.exclusive():
         for name, saved in services.items():
             backend_dict: Any = get_backend(name)  # type: ignore[call-overload]
             for account_id, region, backend in saved["backends"]:

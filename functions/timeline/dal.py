@@ -54,6 +54,13 @@ def _ddb() -> Any:
     return shared_client("dynamodb")
 
 
+def _ddb_bulk() -> Any:
+    """The client for the fan-out's bulk calls (BatchWriteItem of entries, BatchGetItem of meta items),
+    whose requests are built only here from typed values: botocore's per-item client-side validation
+    is skipped (see core.retry)."""
+    return shared_client("dynamodb", validate_params=False)
+
+
 def _sqs() -> Any:
     return shared_client("sqs")
 
@@ -149,6 +156,9 @@ class TimelineStore:
     def _client(self) -> Any:
         return self.client if self.client is not None else _ddb()
 
+    def _bulk(self) -> Any:
+        return self.client if self.client is not None else _ddb_bulk()
+
     def _call(self, operation: str, method: str, **request: Any) -> Any:
         self.calls.add(operation)
         return getattr(self._client(), method)(**request)
@@ -208,9 +218,8 @@ class TimelineStore:
         ]
         found: dict[str, TimelineMeta] = {}
         for attempt in range(self.backoff.attempts):
-            response = self._call(
-                "BatchGetItem",
-                "batch_get_item",
+            self.calls.add("BatchGetItem")
+            response = self._bulk().batch_get_item(
                 RequestItems={
                     self.table: {
                         "Keys": keys,
@@ -310,7 +319,8 @@ class TimelineStore:
         pending = chunk
         for attempt in range(self.backoff.attempts):
             stats.calls += 1
-            response = self._call("BatchWriteItem", "batch_write_item", RequestItems={self.table: pending})
+            self.calls.add("BatchWriteItem")
+            response = self._bulk().batch_write_item(RequestItems={self.table: pending})
             pending = response.get("UnprocessedItems", {}).get(self.table, [])
             if not pending:
                 return stats
