@@ -42,6 +42,8 @@ class Profile:
     local_lag_sizes: list[int]
     """Authors' follower counts for the lag through the local cloud (bench/fanout_lag.py)."""
     local_lag_posts: int
+    sweep: list[int]
+    """Further CELEBRITY_FOLLOWER_THRESHOLDs the hybrid is run with (its cost against the threshold)."""
 
 
 FULL = Profile(
@@ -50,6 +52,7 @@ FULL = Profile(
     import_runs=3,
     local_lag_sizes=[10, 1000, 10000],
     local_lag_posts=5,
+    sweep=[10, 15, 25, 50, 100, 250],
 )
 QUICK = Profile(
     counts={"home_read": 20, "user_read": 6, "post": 8, "like": 6, "follow": 4},
@@ -57,6 +60,7 @@ QUICK = Profile(
     import_runs=1,
     local_lag_sizes=[10, 1000],
     local_lag_posts=2,
+    sweep=[25],
 )
 MIX = {"home_read": 0.60, "user_read": 0.15, "like": 0.15, "post": 0.07, "follow": 0.03}
 """Share of each op in the workload whose total cost is compared (reads dominate, as on Twitter)."""
@@ -86,7 +90,7 @@ def main(argv: list[str] | None = None) -> int:
     from bench.assets import functions_asset, handler_import_times, layer_asset
     from bench.graph import GraphParams, generate
     from bench.lag import run_lag
-    from bench.workload import StrategyRun, percentile, plan, strategies
+    from bench.workload import Strategy, StrategyRun, percentile, plan, strategies
 
     profile = QUICK if args.quick else FULL
     params = GraphParams(users=args.users, scale=args.scale, seed=args.seed)
@@ -107,6 +111,13 @@ def main(argv: list[str] | None = None) -> int:
             f"strategy {strategy.name}: seeded in {run.seed_seconds:.1f} s, {len(ops)} ops, "
             f"{time.perf_counter() - t0:.1f} s total, consumer failures {run.pump_failures}"
         )
+    sweep = []
+    for threshold in sorted(set(profile.sweep) - {args.threshold}):
+        t0 = time.perf_counter()
+        run = StrategyRun(graph, Strategy("hybrid", threshold), ops, log=_log)
+        swept = run.run()
+        sweep.append(report.sweep_row(threshold, len(graph.celebrities(threshold)), swept, MIX))
+        _log(f"hybrid at threshold {threshold}: {time.perf_counter() - t0:.1f} s")
     _log("fan-out lag ...")
     lag = run_lag(profile.lag, args.seed, log=_log)
     _log("fan-out lag through the local cloud (bench/fanout_lag.py, as make dev runs it) ...")
@@ -117,6 +128,8 @@ def main(argv: list[str] | None = None) -> int:
 
     rows = report.summarise_ops(results)
     totals = report.mix_totals(rows, MIX)
+    sweep.append(report.sweep_row(args.threshold, len(celebrities), results, MIX))
+    sweep.sort(key=lambda row: int(row["threshold"]))
     fan = report.lag_rows(lag)
     ordered = sorted(counts)
     data: dict[str, Any] = {
@@ -149,10 +162,11 @@ def main(argv: list[str] | None = None) -> int:
         "break_even_reads_per_post": report.break_even_reads_per_post(rows),
         "fanout": fan,
         "fanout_local_cloud": local_lag,
+        "threshold_sweep": sweep,
         "imports": report.imports_json(imports),
         "assets": report.assets_json(assets),
     }
-    data["targets"] = report.evaluate_targets(results, fan, totals, local_lag)
+    data["targets"] = report.evaluate_targets(results, fan, totals, local_lag, sweep, args.threshold)
     data["meta"]["wall_seconds"] = time.perf_counter() - started
     text = report.write(data, args.out)
     sys.stdout.write(text)

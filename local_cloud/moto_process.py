@@ -20,10 +20,10 @@ outlives the process that started it.
 from __future__ import annotations
 
 import argparse
-import contextlib
 import json
 import logging
 import os
+import signal
 import sys
 import threading
 from collections.abc import Iterator
@@ -200,6 +200,9 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--port", type=int, default=0)
     parser.add_argument("--housekeeping-seconds", type=float, default=30.0)
     args = parser.parse_args(argv)
+    # Ctrl-C in `make dev` reaches the whole process group: the parent decides when this process ends
+    # (after its final snapshot, which needs this process), by closing our stdin.
+    signal.signal(signal.SIGINT, signal.SIG_IGN)
     logging.basicConfig(level=logging.WARNING, format="moto: %(levelname)s %(name)s %(message)s")
     # waitress warns whenever requests queue for its threads: here they queue for the gate.
     logging.getLogger("waitress.queue").setLevel(logging.ERROR)
@@ -214,9 +217,7 @@ def main(argv: list[str] | None = None) -> int:
             target=_housekeeping, args=(server, args.housekeeping_seconds, stop), daemon=True
         ).start()
     print(f"READY {server.endpoint_url}", flush=True)
-    # Returns when the parent closes the pipe (or dies); Ctrl-C in `make dev` reaches the whole group.
-    with contextlib.suppress(KeyboardInterrupt):
-        sys.stdin.read()
+    sys.stdin.read()  # returns when the parent closes the pipe, or dies
     stop.set()
     server.close()
     return 0

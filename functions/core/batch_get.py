@@ -15,6 +15,7 @@ from typing import Any
 
 from pynamodb.models import Model
 
+from functions.core.concurrency import chunked, run_all
 from functions.core.retry import Backoff
 from functions.core.retry import client as shared_client
 
@@ -80,10 +81,10 @@ def batch_get(
             if key not in seen:
                 seen.add(key)
                 pending.append((table, _key(read.model, key)))
-    chunks = [pending[i : i + MAX_KEYS] for i in range(0, len(pending), MAX_KEYS)]
+    chunks = chunked(pending, MAX_KEYS)
     ddb = client if client is not None else shared_client("dynamodb")
 
-    def run(chunk: list[tuple[str, dict[str, Any]]]) -> list[tuple[str, dict[str, Any]]]:
+    def run(chunk: Sequence[tuple[str, dict[str, Any]]]) -> list[tuple[str, dict[str, Any]]]:
         request: dict[str, Any] = {}
         for table, key in chunk:
             entry = request.setdefault(table, {"Keys": [], "ConsistentRead": by_table[table].consistent})
@@ -99,11 +100,7 @@ def batch_get(
             backoff.pause(attempt)
         raise UnprocessedKeysError(f"{sum(len(r['Keys']) for r in request.values())} keys unprocessed")
 
-    if executor is None or len(chunks) < 2:
-        results = [run(chunk) for chunk in chunks]
-    else:
-        results = list(executor.map(run, chunks))
-    for items in results:
+    for items in run_all(executor, run, chunks):
         for table, item in items:
             read = by_table[table]
             read.found.append(read.model.from_raw_data(item))

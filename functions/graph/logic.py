@@ -5,17 +5,14 @@ from __future__ import annotations
 from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 from functools import lru_cache
-from typing import TypeVar
 
 from functions.core import rate_limits
+from functions.core.concurrency import both
 from functions.core.errors import InvalidCursor, NotFound, Unprocessable
 from functions.core.pagination import decode_cursor, encode_cursor
 from functions.graph.dal import FollowRecord, FollowRepository
 from functions.graph.models import UserPage
 from functions.users.logic import to_user
-
-T = TypeVar("T")
-U = TypeVar("U")
 
 ListReader = Callable[[str, str | None, int], list[FollowRecord]]
 """(user_id, before_seq, limit) -> edges newest first: one of FollowRepository's list queries."""
@@ -25,12 +22,6 @@ ListReader = Callable[[str, str | None, int], list[FollowRecord]]
 def _pool() -> ThreadPoolExecutor:
     """Runs independent DynamoDB calls side by side (created on first use, kept per environment)."""
     return ThreadPoolExecutor(max_workers=4, thread_name_prefix="graph-io")
-
-
-def _both(first: Callable[[], T], second: Callable[[], U]) -> tuple[T, U]:
-    """Call two independent functions concurrently: one round trip of latency instead of two."""
-    later = _pool().submit(second)
-    return first(), later.result()
 
 
 def _position(scope: str, cursor: str | None) -> str | None:
@@ -94,7 +85,8 @@ class GraphService:
         scope = f"{kind}:{user_id}"
         before = _position(scope, cursor)
         read: ListReader = self.repo.followers if kind == "followers" else self.repo.following
-        exists, edges = _both(
+        exists, edges = both(
+            _pool(),
             lambda: self.repo.profile_exists(user_id),
             lambda: read(user_id, before, limit + 1),
         )

@@ -25,6 +25,7 @@ from typing import Any
 from botocore.exceptions import ClientError
 from ulid import ULID
 
+from functions.core.concurrency import chunked
 from functions.core.retry import Backoff
 from functions.core.retry import client as shared_client
 from functions.timeline.models import (
@@ -302,12 +303,12 @@ class TimelineStore:
     def put_entries(self, items: Iterable[tuple[str, TimelineEntry]]) -> list[list[dict[str, Any]]]:
         """Build the BatchWriteItem request chunks (25 puts each) for (user_id, entry) pairs."""
         requests = [{"PutRequest": {"Item": _entry_item(u, e)}} for u, e in items]
-        return _chunks(requests, BATCH_WRITE_MAX)
+        return [list(chunk) for chunk in chunked(requests, BATCH_WRITE_MAX)]
 
     def delete_entries(self, keys: Iterable[tuple[str, str]]) -> list[list[dict[str, Any]]]:
         """Build the BatchWriteItem request chunks (25 deletes each) for (user_id, entry_id) keys."""
         requests = [{"DeleteRequest": {"Key": {"user_id": {"S": u}, "entry_id": {"S": e}}}} for u, e in keys]
-        return _chunks(requests, BATCH_WRITE_MAX)
+        return [list(chunk) for chunk in chunked(requests, BATCH_WRITE_MAX)]
 
     def batch_write(self, chunk: list[dict[str, Any]]) -> WriteStats:
         """Write one chunk of at most 25 requests: 1 BatchWriteItem, plus 1 per retry of UnprocessedItems.
@@ -401,10 +402,6 @@ class TimelineStore:
             {":f": {"BOOL": False}, ":s": {"S": seq}, ":t": {"BOOL": True}},
             ConditionExpression="is_celebrity = :t",
         )
-
-
-def _chunks(items: list[Any], size: int) -> list[list[Any]]:
-    return [items[i : i + size] for i in range(0, len(items), size)]
 
 
 @dataclass

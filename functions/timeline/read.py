@@ -23,12 +23,13 @@ from concurrent.futures import Executor, Future
 from dataclasses import dataclass
 from typing import Any
 
+from functions.core.concurrency import both, chunked, run_all
 from functions.core.config import Settings, get_settings
 from functions.core.errors import InvalidCursor
 from functions.core.pagination import decode_cursor, encode_cursor
 from functions.graph.dal import FollowRepository
 from functions.timeline.dal import BATCH_GET_MAX, TimelineStore
-from functions.timeline.fanout import both, chunked, entry_of_record, run_all, trim_timeline
+from functions.timeline.fanout import entry_of_record, trim_timeline
 from functions.timeline.hydration import hydrate
 from functions.timeline.models import TimelineEntry, TimelineMeta
 from functions.tweets.dal import TweetRepository

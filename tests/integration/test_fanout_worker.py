@@ -146,16 +146,67 @@ def test_fanning_out_to_n_followers_costs_ceil_n_over_25_batch_writes(followers:
     assert tweet.tweet_id in entry_ids(author), "the author's own timeline gets it too"
 
 
-def test_inactive_followers_are_skipped_at_fan_out() -> None:
+def test_followers_are_read_in_growing_pages_and_each_page_is_sent_before_the_next_is_read() -> None:
+    author = new_id("author")
+    ids = followers_of(author, 130)
+    events: list[tuple[Any, ...]] = []
+
+    class Queue(RecordingQueue):
+        def send(self, messages: list[FanoutMessage]) -> int:
+            events.append(("send", len(messages)))
+            return super().send(messages)
+
+    queue = Queue()
+    fan = timelines(queue=queue, chunk_size=10, follower_page=40)
+    read_page = fan.graph.followers
+
+    def followers(author_id: str, before: str | None, limit: int) -> Any:
+        page = read_page(author_id, before, limit)
+        events.append(("page", limit, len(page)))
+        return page
+
+    fan.graph.followers = followers  # type: ignore[method-assign]
+    report = fan.tweet_posted(tweet_by(author))
+
+    pages = [e[1:] for e in events if e[0] == "page"]
+    assert pages == [(10, 10), (20, 20), (40, 40), (40, 40), (40, 20)]
+    assert events[:2] == [("page", 10, 10), ("send", 1)], "the first message leaves after the first page"
+    adds = [m for m in queue.messages if m.op == "add"]
+    assert sorted(u for m in adds for u in m.users) == sorted(ids) and report.recipients == 130
+    assert all(len(m.users) == 10 for m in adds)
+
+
+@pytest.mark.parametrize("inline_max", [0, 100])
+def test_inactive_followers_are_skipped_at_fan_out(inline_max: int) -> None:
     author = new_id("author")
     ids = followers_of(author, 6, active=2)
     queue = RecordingQueue()
+    fan = timelines(queue=queue, inline_max=inline_max)
 
-    report = timelines(queue=queue).tweet_posted(tweet_by(author))
+    report = fan.tweet_posted(tweet := tweet_by(author))
+    for message in queue.messages:
+        fan.apply(message)
 
     assert (report.followers, report.recipients, report.skipped_inactive) == (6, 2, 4)
+    assert report.inline == (inline_max > 0)
     adds = [m for m in queue.messages if m.op == "add"]
-    assert [set(m.users) for m in adds] == [set(ids[:2])]
+    assert [set(m.users) for m in adds] == ([] if inline_max else [set(ids[:2])])
+    assert [tweet.tweet_id in entry_ids(f) for f in ids] == [True, True, False, False, False, False]
+
+
+def test_a_small_audience_is_written_by_the_dispatcher_and_a_large_one_through_the_queue() -> None:
+    small, large = new_id("author"), new_id("author")
+    followers_of(small, 4)
+    followers_of(large, 30)
+    queue = RecordingQueue()
+    fan = timelines(queue=queue, inline_max=10, chunk_size=25)
+
+    inline = fan.tweet_posted(tweet_by(small))
+    queued = fan.tweet_posted(tweet_by(large))
+
+    assert (inline.inline, inline.messages, inline.recipients, inline.write_calls) == (True, 0, 4, 1)
+    assert (queued.inline, queued.recipients) == (False, 30)
+    assert [len(m.users) for m in queue.messages if m.op == "add"] == [25, 5]
 
 
 # ---- UnprocessedItems --------------------------------------------------------------------------------
@@ -220,11 +271,14 @@ def test_a_redelivered_message_changes_nothing(use: Callable[[Timelines], None])
     assert hooked.batch_writes == 1
 
 
-def test_a_redelivered_stream_record_changes_nothing(use: Callable[[Timelines], None]) -> None:
+@pytest.mark.parametrize("inline_max", [0, 100])
+def test_a_redelivered_stream_record_changes_nothing(
+    use: Callable[[Timelines], None], inline_max: int
+) -> None:
     author = new_id("author")
-    followers_of(author, 3)
+    ids = followers_of(author, 3)
     queue = RecordingQueue()
-    use(timelines(queue=queue))
+    use(timelines(queue=queue, inline_max=inline_max))
     tweet_id = str(ULID())
     ev = event("tweets_stream_insert.json")
     record = ev["Records"][0]
@@ -236,10 +290,16 @@ def test_a_redelivered_stream_record_changes_nothing(use: Callable[[Timelines], 
     assert dispatcher.lambda_handler(ev, LocalLambdaContext("fanout-dispatcher"))["batchItemFailures"] == []
     sent = list(queue.messages)
     TimelineStore().delete_entry(author, tweet_id)
+    if inline_max:
+        assert tweet_id in entry_ids(ids[0]), "written by the dispatcher"
+        TimelineStore().delete_entry(ids[0], tweet_id)
     assert dispatcher.lambda_handler(ev, LocalLambdaContext("fanout-dispatcher"))["batchItemFailures"] == []
 
     assert queue.messages == sent, "no second round of messages"
-    assert [m.op for m in sent if m.op == "add"] == ["add"] and len(sent[0].users) == 3
+    if inline_max:
+        assert sent == [] and tweet_id not in entry_ids(ids[0]), "the redelivery wrote nothing"
+    else:
+        assert [m.op for m in sent if m.op == "add"] == ["add"] and len(sent[0].users) == 3
     assert tweet_id not in entry_ids(author)
 
 

@@ -69,6 +69,9 @@ class FakeDynamo:
     def update_item(self, **_: Any) -> dict[str, Any]:
         return {}
 
+    def query(self, **_: Any) -> dict[str, Any]:
+        return {"Items": []}  # a trim's look at a timeline: nothing beyond the cap
+
 
 class FakeSqs:
     def __init__(self, fail_first: int = 0) -> None:
@@ -174,7 +177,7 @@ def settings(**overrides: Any) -> Any:
     return lambda: Settings(**overrides)
 
 
-@pytest.mark.parametrize("followers", [1, 24, 25, 26, 499, 500, 501, 1234])
+@pytest.mark.parametrize("followers", [1, 24, 25, 26, 100, 101, 499, 500, 501, 1234])
 def test_n_followers_cost_exactly_ceil_n_over_25_batch_writes(followers: int) -> None:
     client = FakeDynamo()
     queue = RecordingQueue()
@@ -195,9 +198,14 @@ def test_n_followers_cost_exactly_ceil_n_over_25_batch_writes(followers: int) ->
             fan.apply(message)
 
     adds = [m for m in queue.messages if m.op == "add"]
-    assert report.recipients == followers and sorted(u for m in adds for u in m.users) == sorted(ids)
-    assert all(len(m.users) == 500 for m in adds[:-1]), "chunks are multiples of 25"
+    written = sorted(item["PutRequest"]["Item"]["user_id"]["S"] for item in client.written)
+    assert report.recipients == followers and written == sorted(ids)
     assert len(client.batch_writes) == math.ceil(followers / 25)
+    if followers <= fan.inline_max:  # written by the dispatcher itself: no message
+        assert report.inline and adds == []
+    else:
+        assert not report.inline and sorted(u for m in adds for u in m.users) == sorted(ids)
+        assert all(len(m.users) == 500 for m in adds[:-1]), "chunks are multiples of 25"
 
 
 def test_inactive_followers_get_nothing() -> None:
