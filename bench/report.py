@@ -457,27 +457,34 @@ def chart(data: dict[str, Any], path: Path) -> None:
     ax = axes[1]
     totals = data["totals"]
     names = [s for s in STRATEGY_ORDER if s in totals]
-    dynamo = [totals[s]["dynamodb_usd_per_million"] for s in names]
-    sqs = [totals[s]["usd_per_million"] - totals[s]["dynamodb_usd_per_million"] for s in names]
-    ax.bar(names, dynamo, color=[colors[s] for s in names], label="DynamoDB")
-    ax.bar(names, sqs, bottom=dynamo, color="#999999", label="SQS")
-    for x, s in enumerate(names):
-        ax.text(
-            x, totals[s]["usd_per_million"], f"${totals[s]['usd_per_million']:.1f}", ha="center", va="bottom"
-        )
-    ax.set_ylim(0, 1.12 * max(totals[s]["usd_per_million"] for s in names))
-    ax.set_ylabel("$ per million ops of the mix")
-    ax.set_title("Whole workload")
-    ax.legend()
+    labels = [f"hybrid ({data['meta']['graph']['threshold']})" if s == "hybrid" else s for s in names]
+    costs = [totals[s]["usd_per_million"] for s in names]
+    bar_colors = [colors[s] for s in names]
+    best = min(data.get("threshold_sweep") or [], key=lambda r: float(r["usd_per_million"]), default=None)
+    if best and best["threshold"] != data["meta"]["graph"]["threshold"]:
+        labels.append(f"hybrid ({best['threshold']})")
+        costs.append(float(best["usd_per_million"]))
+        bar_colors.append("#2e7d32")
+    ax.bar(labels, costs, color=bar_colors)
+    for x, cost in enumerate(costs):
+        ax.text(x, cost, f"${cost:.2f}", ha="center", va="bottom")
+    ax.set_ylim(0, 1.12 * max(costs))
+    ax.set_ylabel("$ per million ops of the mix (DynamoDB + SQS)")
+    ax.set_title("Whole workload (hybrid by celebrity threshold)")
     ax = axes[2]
     fan = data["fanout"]
     xs = [r["followers"] for r in fan]
-    ax.plot(xs, [r["lag_p50_ms"] / 1000 for r in fan], "o-", label="p50")
-    ax.plot(xs, [r["lag_p99_ms"] / 1000 for r in fan], "s--", label="p99")
+    ax.plot(xs, [r["lag_p50_ms"] / 1000 for r in fan], "o-", label="in-process p50")
+    ax.plot(xs, [r["lag_p99_ms"] / 1000 for r in fan], "s--", label="in-process p99")
+    local = data.get("fanout_local_cloud") or []
+    if local:
+        lx = [r["followers"] for r in local]
+        ax.plot(lx, [r["lag_p50_s"] for r in local], "^-", label="local cloud p50")
+        ax.plot(lx, [r["lag_max_s"] for r in local], "v:", label="local cloud max")
     ax.axhline(5, color="red", linewidth=0.8, linestyle=":", label="5 s (contract, local)")
     ax.set_xscale("log")
     ax.set_xlabel("followers")
-    ax.set_ylabel("seconds (local, in-process moto)")
+    ax.set_ylabel("seconds (local moto)")
     ax.set_title("Fan-out lag (post returned -> in every timeline)")
     ax.legend()
     fig.suptitle(f"Chirp bench {data['meta']['finished_at']} (counts hold on AWS; timings are local)")
