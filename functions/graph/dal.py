@@ -15,8 +15,6 @@ nothing, so the counters are exact without any read-modify-write.
 
 from __future__ import annotations
 
-import random
-import time
 from collections.abc import Callable, Iterable
 from concurrent.futures import Executor
 from datetime import UTC, datetime
@@ -36,9 +34,10 @@ from functions.core.batch_get import Read, batch_get
 from functions.core.dynamo import REGION, FromEnv
 from functions.core.errors import NotFound
 from functions.core.rate_limits import Charge
+from functions.core.retry import Backoff
 from functions.users.dal import UserRecord
 
-_CONFLICT_ATTEMPTS = 5
+_CONFLICT_BACKOFF = Backoff(attempts=5, base_seconds=0.02, cap_seconds=0.32)
 """TransactWriteItems on a hot profile (many people following one account) can be cancelled with
 ``TransactionConflict``; nothing was written, so the whole transaction is simply tried again."""
 
@@ -205,7 +204,7 @@ class FollowRepository:
 
         Conflicts with concurrent transactions on the same items are retried with jittered backoff.
         """
-        for attempt in range(_CONFLICT_ATTEMPTS):
+        for attempt in range(_CONFLICT_BACKOFF.attempts):
             try:
                 with TransactWrite(connection=_connection()) as tx:
                     write(tx)
@@ -213,8 +212,8 @@ class FollowRepository:
                 reasons = _reasons(exc)
                 if not reasons:
                     raise
-                if "TransactionConflict" in reasons and attempt + 1 < _CONFLICT_ATTEMPTS:
-                    time.sleep(random.uniform(0, 0.02 * 2**attempt))
+                if "TransactionConflict" in reasons and attempt + 1 < _CONFLICT_BACKOFF.attempts:
+                    _CONFLICT_BACKOFF.pause(attempt)
                     continue
                 if "ConditionalCheckFailed" not in reasons:
                     raise

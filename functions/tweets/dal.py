@@ -16,8 +16,6 @@ by operation (condition checks, deletes, puts, updates) whatever order they were
 
 from __future__ import annotations
 
-import random
-import time
 from collections.abc import Callable, Iterable
 from concurrent.futures import Executor
 from dataclasses import dataclass
@@ -35,6 +33,7 @@ from functions.core.dynamo import REGION, FromEnv
 from functions.core.errors import Conflict, NotFound
 from functions.core.observability import logger
 from functions.core.rate_limits import Charge
+from functions.core.retry import Backoff
 from functions.users.dal import UserRecord
 
 KIND_TWEET = "tweet"
@@ -43,7 +42,8 @@ LIKE = "like"
 RETWEET = "retweet"
 _CONDITION_FAILED = "ConditionalCheckFailed"
 _CONFLICT = "TransactionConflict"
-_ATTEMPTS = 4
+_CONFLICT_BACKOFF = Backoff(attempts=4, base_seconds=0.05, cap_seconds=0.2)
+"""A transaction that only lost a race (TransactionConflict) is rebuilt and tried again after a pause."""
 
 
 class ByAuthorIndex(GlobalSecondaryIndex["TweetRecord"]):
@@ -181,7 +181,7 @@ def _transact(build: Callable[[_Transaction], None]) -> set[str]:
     A transaction that only lost a race with another one (TransactionConflict) is rebuilt and retried
     with jitter; any other cancellation reason is unexpected and raised.
     """
-    for attempt in range(_ATTEMPTS):
+    for attempt in range(_CONFLICT_BACKOFF.attempts):
         tx = _Transaction()
         build(tx)
         failed = tx.commit()
@@ -193,7 +193,8 @@ def _transact(build: Callable[[_Transaction], None]) -> set[str]:
         if unexpected:
             logger.error("transaction cancelled", extra={"reasons": failed})
             raise RuntimeError(f"transaction cancelled: {unexpected}")
-        time.sleep(random.uniform(0.01, 0.05) * (attempt + 1))
+        if attempt + 1 < _CONFLICT_BACKOFF.attempts:
+            _CONFLICT_BACKOFF.pause(attempt)
     raise Conflict("The tweet is busy; try again.")
 
 

@@ -6,6 +6,7 @@ produce (``TransactionConflict``) and pin the reason-by-position mapping.
 
 from __future__ import annotations
 
+from dataclasses import replace
 from typing import Any
 
 import pytest
@@ -63,7 +64,7 @@ class ScriptedTransaction:
 def script(monkeypatch: pytest.MonkeyPatch) -> list[TransactWriteError | None]:
     monkeypatch.setattr(dal, "TransactWrite", ScriptedTransaction)
     monkeypatch.setattr(dal, "_connection", lambda: None)
-    monkeypatch.setattr(dal.time, "sleep", lambda _: None)
+    monkeypatch.setattr(dal, "_CONFLICT_BACKOFF", replace(dal._CONFLICT_BACKOFF, sleep=lambda _: None))
     ScriptedTransaction.script = []
     ScriptedTransaction.attempts = []
     return ScriptedTransaction.script
@@ -149,7 +150,7 @@ def test_a_conflict_that_never_clears_is_raised(script: list[Any]) -> None:
     script += [cancelled(OK, CONFLICT, OK, OK) for _ in range(10)]
     with pytest.raises(TransactWriteError):
         dal.FollowRepository().follow("alice", "bob", quota())
-    assert len(ScriptedTransaction.attempts) == dal._CONFLICT_ATTEMPTS
+    assert len(ScriptedTransaction.attempts) == dal._CONFLICT_BACKOFF.attempts == 5
 
 
 def test_other_failures_are_not_mistaken_for_outcomes(script: list[Any]) -> None:
