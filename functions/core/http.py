@@ -3,16 +3,21 @@
 from __future__ import annotations
 
 import json
+from collections.abc import Callable
 from http import HTTPStatus
 from typing import Any
 
 from aws_lambda_powertools.event_handler import APIGatewayRestResolver, Response
 from aws_lambda_powertools.event_handler.api_gateway import Router
 from aws_lambda_powertools.event_handler.openapi.exceptions import RequestValidationError
+from aws_lambda_powertools.logging import correlation_paths
+from aws_lambda_powertools.utilities.typing import LambdaContext
 from pydantic import BaseModel, Field
 
 from functions.core.errors import DomainError, RateLimited
-from functions.core.observability import logger
+from functions.core.observability import logger, metrics, tracer
+
+Handler = Callable[[dict[str, Any], LambdaContext], dict[str, Any]]
 
 # Stays in step with infra.resources.BASE_PATH (asserted by tests/unit/test_http.py); duplicated as a
 # literal because Lambda code must not import the infrastructure package.
@@ -100,3 +105,16 @@ def build_app(*routers: Router) -> APIGatewayRestResolver:
         return error_response(HTTPStatus.INTERNAL_SERVER_ERROR, "internal_error", "Something went wrong.")
 
     return app
+
+
+def api_entry_point(resolve: Handler) -> Handler:
+    """The Lambda handler of an API function: Powertools' logger (the API Gateway request id as the
+    correlation id), tracer and metrics around ``resolve``. One decorator stack for every API function."""
+
+    @logger.inject_lambda_context(correlation_id_path=correlation_paths.API_GATEWAY_REST)
+    @tracer.capture_lambda_handler
+    @metrics.log_metrics
+    def lambda_handler(event: dict[str, Any], context: LambdaContext) -> dict[str, Any]:
+        return resolve(event, context)
+
+    return lambda_handler

@@ -8,12 +8,10 @@ from typing import Any
 
 from aws_lambda_powertools.event_handler.api_gateway import Router
 from aws_lambda_powertools.event_handler.openapi.models import HTTPBearer, Server
-from aws_lambda_powertools.logging import correlation_paths
 from aws_lambda_powertools.utilities.typing import LambdaContext
 
 from functions.core.config import get_settings
-from functions.core.http import BASE_PATH, ErrorBody, build_app
-from functions.core.observability import logger, metrics, tracer
+from functions.core.http import BASE_PATH, ErrorBody, api_entry_point, build_app
 from functions.docs.catalog import domain_routers
 
 router = Router()
@@ -108,8 +106,8 @@ def _app() -> Any:
     return app
 
 
-@logger.inject_lambda_context(correlation_id_path=correlation_paths.API_GATEWAY_REST)
-@tracer.capture_lambda_handler
-@metrics.log_metrics
-def lambda_handler(event: dict[str, Any], context: LambdaContext) -> dict[str, Any]:
+def _resolve(event: dict[str, Any], context: LambdaContext) -> dict[str, Any]:
     return _app().resolve(event, context)
+
+
+lambda_handler = api_entry_point(_resolve)

@@ -1,21 +1,9 @@
-"""Lambda entry point of the graph API: one decorator stack and one call."""
+"""Lambda entry point of the graph API: the shared entry point around this domain's routes."""
 
 from __future__ import annotations
 
-from typing import Any
-
-from aws_lambda_powertools.logging import correlation_paths
-from aws_lambda_powertools.utilities.typing import LambdaContext
-
-from functions.core.http import build_app
-from functions.core.observability import logger, metrics, tracer
+from functions.core.http import api_entry_point, build_app
 from functions.graph.handlers.routes import router
 
 app = build_app(router)
-
-
-@logger.inject_lambda_context(correlation_id_path=correlation_paths.API_GATEWAY_REST)
-@tracer.capture_lambda_handler
-@metrics.log_metrics
-def lambda_handler(event: dict[str, Any], context: LambdaContext) -> dict[str, Any]:
-    return app.resolve(event, context)
+lambda_handler = api_entry_point(app.resolve)
