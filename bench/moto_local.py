@@ -1,9 +1,10 @@
 """In-process moto for the benchmark: thread-safe, with a cheap transaction rollback, and a direct view
 of the stored items (the capacity calculator needs the full old and new images of what a call touched).
 
-Why in-process rather than the local cloud's ``ThreadedMotoServer``: the same moto code answers, about
-3x faster per call (no HTTP), and the bench can read item images straight from moto's backend without
-making extra (counted) calls. Two adjustments, both about moto's speed, neither about behaviour:
+Why in-process rather than the local cloud's moto server (its own process, over HTTP): the same moto
+code answers, about 3x faster per call (no HTTP), and the bench can read item images straight from
+moto's backend without making extra (counted) calls. Two adjustments, both about moto's speed, neither
+about behaviour:
 
 - moto is not thread-safe in-process, and the service's code issues calls from thread pools. Every
   moto request runs under one lock (as the local cloud's request gate does for the server).

@@ -116,7 +116,6 @@ class MotoServer:
 
         self.gate = gate or RequestGate()
         app = DomainDispatcherApplication(create_backend_app)
-        gate_ = self.gate
 
         def gated_app(environ: dict[str, Any], start_response: Any) -> list[bytes]:
             if str(environ.get("PATH_INFO", "")).startswith(CONTROL_PREFIX):
@@ -126,7 +125,7 @@ class MotoServer:
             # concurrent requests could both pass a "put if not exists". DynamoDB serialises
             # conflicting writes; serialising every request gives the same guarantee here, and
             # costs little because moto's work holds the GIL anyway.
-            with gate_.exclusive():
+            with self.gate.exclusive():
                 # Materialise the body inside the gate: moto builds it lazily from live state.
                 return list(app(environ, start_response))
 

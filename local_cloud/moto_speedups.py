@@ -35,6 +35,7 @@ from __future__ import annotations
 import base64
 import contextlib
 import copy
+import functools
 import inspect
 import json
 import threading
@@ -366,15 +367,8 @@ def _install_request_dispatch_caches() -> None:
     backends.list_of_moto_modules = lambda: iter(modules)  # type: ignore[assignment]
 
     original_names = core_responses.method_names_from_class
-    names: dict[type, list[str]] = {}
-
-    def method_names_from_class(clazz: Any) -> list[str]:
-        if clazz not in names:
-            names[clazz] = original_names(clazz)
-        return names[clazz]
-
     _originals.append((core_responses, "method_names_from_class", original_names))
-    core_responses.method_names_from_class = method_names_from_class  # type: ignore[assignment]
+    core_responses.method_names_from_class = functools.cache(original_names)
 
 
 def _every_item(table: Any) -> list[Any]:

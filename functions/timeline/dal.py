@@ -154,15 +154,15 @@ class TimelineStore:
     def table(self) -> str:
         return self.table_name or os.environ["TIMELINES_TABLE_NAME"]
 
-    def _client(self) -> Any:
-        return self.client if self.client is not None else _ddb()
+    def _client(self, bulk: bool = False) -> Any:
+        """The injected client, else the shared one (the unvalidated ``_ddb_bulk`` for bulk calls)."""
+        if self.client is not None:
+            return self.client
+        return _ddb_bulk() if bulk else _ddb()
 
-    def _bulk(self) -> Any:
-        return self.client if self.client is not None else _ddb_bulk()
-
-    def _call(self, operation: str, method: str, **request: Any) -> Any:
+    def _call(self, operation: str, method: str, *, bulk: bool = False, **request: Any) -> Any:
         self.calls.add(operation)
-        return getattr(self._client(), method)(**request)
+        return getattr(self._client(bulk), method)(**request)
 
     # ---- reads ------------------------------------------------------------------------------------
     def query_page(
@@ -219,8 +219,10 @@ class TimelineStore:
         ]
         found: dict[str, TimelineMeta] = {}
         for attempt in range(self.backoff.attempts):
-            self.calls.add("BatchGetItem")
-            response = self._bulk().batch_get_item(
+            response = self._call(
+                "BatchGetItem",
+                "batch_get_item",
+                bulk=True,
                 RequestItems={
                     self.table: {
                         "Keys": keys,
@@ -320,8 +322,9 @@ class TimelineStore:
         pending = chunk
         for attempt in range(self.backoff.attempts):
             stats.calls += 1
-            self.calls.add("BatchWriteItem")
-            response = self._bulk().batch_write_item(RequestItems={self.table: pending})
+            response = self._call(
+                "BatchWriteItem", "batch_write_item", bulk=True, RequestItems={self.table: pending}
+            )
             pending = response.get("UnprocessedItems", {}).get(self.table, [])
             if not pending:
                 return stats

@@ -20,7 +20,7 @@ def aws() -> Iterator[LocalAws]:
 
 @pytest.fixture
 def name() -> str:
-    """A unique prefix: moto's state is shared by every server in the process."""
+    """A unique prefix: a module's tests share one moto server, and so its state."""
     return f"t{uuid.uuid4().hex[:8]}"
 
 
