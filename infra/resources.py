@@ -82,25 +82,42 @@ class Secret:
 
 
 @dataclass(frozen=True)
+class TableAccess:
+    """What a function may do to one table. Each flag and each index is one grant (``infra/grants.py``):
+    ``read`` = GetItem, BatchGetItem, Query and ConditionCheckItem on the table's own items, ``write`` =
+    PutItem, UpdateItem, DeleteItem and BatchWriteItem, ``indexes`` = Query on each index named."""
+
+    table: str
+    read: bool = False
+    write: bool = False
+    indexes: tuple[str, ...] = ()
+
+
+@dataclass(frozen=True)
 class Function:
-    """One Lambda function: its handler and the resources it may touch (least privilege)."""
+    """One Lambda function: its handler and the resources it may touch (least privilege).
+
+    Its grants and its environment are both computed from these fields (``infra/grants.py``), by the CDK
+    stack and by the local runtime, which runs the function with exactly that environment and refuses
+    every AWS call the grants do not allow."""
 
     name: str
     handler: str
     """Dotted path ``functions.<domain>.handlers.<module>.<callable>`` from the repository root."""
+    settings_model: str = "functions.core.config.FunctionSettings"
+    """Dotted path of the pydantic model the function parses its environment into."""
     memory_mb: int = 512
     timeout_seconds: int = 10
-    reads: tuple[str, ...] = ()
-    """Logical ids of tables the function reads."""
-    writes: tuple[str, ...] = ()
-    """Logical ids of tables the function reads and writes."""
+    tables: tuple[TableAccess, ...] = ()
     sends_to: tuple[str, ...] = ()
     """Logical ids of queues the function sends messages to."""
     buckets: tuple[str, ...] = ()
     cognito: tuple[str, ...] = ()
-    """Cognito user pool actions the function calls (``cognito-idp:<Action>``)."""
+    """Cognito user pool actions the function calls that IAM authorises (``cognito-idp:<Action>``)."""
     secrets: tuple[str, ...] = ()
     """Logical ids of secrets the function reads."""
+    settings: tuple[str, ...] = ()
+    """Names of the tunables (``TUNABLES``) the function reads; set per deployment."""
     environment: tuple[tuple[str, str], ...] = ()
 
 
@@ -271,64 +288,98 @@ CURSOR_KEY = Secret(
 )
 SECRETS: tuple[Secret, ...] = (CURSOR_KEY,)
 
+TUNABLES: tuple[str, ...] = ("CELEBRITY_FOLLOWER_THRESHOLD", "TIMELINE_MAX_ITEMS", "INACTIVE_AFTER_DAYS")
+"""Settings a deployment may change (CDK context or the environment of ``make dev``); their defaults
+live in the settings models of the functions that read them."""
+_TIMELINE_TUNABLES = TUNABLES
+
 # --------------------------------------------------------------------------------------------------
 # Functions and routes.
 # --------------------------------------------------------------------------------------------------
-_COGNITO_AUTH = (
-    "SignUp",
-    "AdminConfirmSignUp",
-    "AdminDeleteUser",
-    "AdminGetUser",
-    "InitiateAuth",
-)
+_COGNITO_ADMIN = ("AdminConfirmSignUp", "AdminDeleteUser", "AdminGetUser")
+"""SignUp and InitiateAuth are called too, but Cognito authorises them by the app client, not IAM."""
+
+
+def _t(table: str, *flags: str, indexes: tuple[str, ...] = ()) -> TableAccess:
+    return TableAccess(table, read="read" in flags, write="write" in flags, indexes=indexes)
+
 
 FUNCTIONS: tuple[Function, ...] = (
     Function(
         name="users-api",
         handler="functions.users.handlers.api.lambda_handler",
-        writes=("users",),
-        reads=("follows",),
-        cognito=_COGNITO_AUTH,
+        settings_model="functions.users.settings.UsersApiSettings",
+        tables=(_t("users", "read", "write"),),
+        cognito=_COGNITO_ADMIN,
     ),
     Function(
         name="tweets-api",
         handler="functions.tweets.handlers.api.lambda_handler",
-        writes=("tweets", "engagements", "users", "rate-limits"),
+        tables=(
+            _t("tweets", "read", "write", indexes=("by_author", "by_reply_to")),
+            _t("engagements", "read", "write"),
+            _t("users", "read", "write"),
+            _t("rate-limits", "write"),
+        ),
         secrets=("cursor-signing-key",),
     ),
     Function(
         name="graph-api",
         handler="functions.graph.handlers.api.lambda_handler",
-        writes=("follows", "users", "rate-limits"),
+        tables=(
+            _t("follows", "read", "write", indexes=("by_followee", "by_follow_time")),
+            _t("users", "read", "write"),
+            _t("rate-limits", "write"),
+        ),
         secrets=("cursor-signing-key",),
     ),
     Function(
         name="tweets-cleanup",
         handler="functions.tweets.handlers.cleanup.lambda_handler",
-        writes=("tweets", "engagements", "idempotency"),
+        tables=(
+            _t("tweets", "write"),
+            _t("engagements", "read", "write"),
+            _t("users", "write"),
+            _t("idempotency", "read", "write"),
+        ),
         timeout_seconds=60,
     ),
     Function(
         name="timeline-api",
         handler="functions.timeline.handlers.api.lambda_handler",
-        reads=("tweets", "follows", "engagements", "users"),
-        writes=("timelines",),
+        settings_model="functions.timeline.settings.TimelineSettings",
+        tables=(
+            _t("tweets", "read", indexes=("by_author",)),
+            _t("follows", "read", indexes=("by_follow_time",)),
+            _t("engagements", "read"),
+            _t("users", "read"),
+            _t("timelines", "read", "write"),
+        ),
         secrets=("cursor-signing-key",),
+        settings=_TIMELINE_TUNABLES,
     ),
     Function(
         name="fanout-dispatcher",
         handler="functions.timeline.handlers.dispatcher.lambda_handler",
-        reads=("follows", "users", "tweets"),
-        writes=("timelines", "idempotency"),
+        settings_model="functions.timeline.settings.TimelineSettings",
+        tables=(
+            _t("follows", indexes=("by_followee",)),
+            _t("users", "read"),
+            _t("tweets", indexes=("by_author",)),
+            _t("timelines", "read", "write"),
+            _t("idempotency", "read", "write"),
+        ),
         sends_to=("fanout",),
         timeout_seconds=60,
+        settings=_TIMELINE_TUNABLES,
     ),
     Function(
         name="fanout-worker",
         handler="functions.timeline.handlers.worker.lambda_handler",
-        reads=("tweets",),
-        writes=("timelines", "idempotency"),
+        settings_model="functions.timeline.settings.TimelineSettings",
+        tables=(_t("timelines", "read", "write"), _t("idempotency", "read", "write")),
         timeout_seconds=30,
+        settings=_TIMELINE_TUNABLES,
     ),
     Function(name="docs-api", handler="functions.docs.handlers.api.lambda_handler", memory_mb=256),
 )
@@ -341,8 +392,9 @@ ROUTES: tuple[Route, ...] = (
     Route("POST", "/auth/refresh", "users-api", auth=False),
     Route("GET", "/users/me", "users-api"),
     Route("PATCH", "/users/me", "users-api"),
-    Route("GET", "/users/{user_id}", "users-api"),
-    Route("GET", "/users/by/username/{username}", "users-api"),
+    # A profile as the caller sees it carries followed_by_me: the social graph's function serves it.
+    Route("GET", "/users/{user_id}", "graph-api"),
+    Route("GET", "/users/by/username/{username}", "graph-api"),
     Route("POST", "/users/{user_id}/follow", "graph-api"),
     Route("DELETE", "/users/{user_id}/follow", "graph-api"),
     Route("GET", "/users/{user_id}/followers", "graph-api"),

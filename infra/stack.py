@@ -16,12 +16,23 @@ from infra.constructs.functions import Functions, Resources, functions_code, lay
 from infra.constructs.messaging import Messaging
 from infra.constructs.secrets import Secrets
 from infra.constructs.storage import Storage
-from infra.resources import SPEC, ServiceSpec
+from infra.resources import SPEC, TUNABLES, ServiceSpec
 
 ROOT = Path(__file__).resolve().parent.parent
 FUNCTIONS_DIR = ROOT / "functions"
 LAYER_DIR = ROOT / ".build" / "layer"
 PROD = "prod"
+
+
+def _configured_tunables(scope: Construct) -> dict[str, str]:
+    """Tunables set as CDK context (``--context CELEBRITY_FOLLOWER_THRESHOLD=5000``); the rest keep
+    the defaults of the functions' settings models."""
+    configured: dict[str, str] = {}
+    for name in TUNABLES:
+        value = scope.node.try_get_context(name)
+        if value is not None:
+            configured[name] = str(value)
+    return configured
 
 
 class ChirpStack(Stack):
@@ -61,6 +72,7 @@ class ChirpStack(Stack):
             stage=stage,
             auto_confirm_signup=not prod,
             removal_policy=removal,
+            settings=_configured_tunables(self),
         )
         EventSources(
             self,

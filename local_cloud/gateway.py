@@ -13,6 +13,7 @@ import base64
 import json
 import time
 import uuid
+from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
@@ -23,7 +24,7 @@ from werkzeug.routing import Map, Rule
 from werkzeug.wrappers import Request, Response
 
 from infra.resources import BASE_PATH, MAX_BODY_BYTES, Route, ServiceSpec
-from local_cloud.lambda_runtime import LazyHandler, LocalLambdaContext
+from local_cloud.lambda_runtime import Handler, LazyHandler, LocalLambdaContext
 
 _TEXT_TYPES = ("application/json", "text/", "application/x-www-form-urlencoded", "application/xml")
 
@@ -75,10 +76,19 @@ def _path_rule(route: Route) -> str:
 class LocalGateway:
     """A WSGI application standing in for the deployed REST API."""
 
-    def __init__(self, spec: ServiceSpec, verifier: CognitoVerifier, stage: str = "local") -> None:
+    def __init__(
+        self,
+        spec: ServiceSpec,
+        verifier: CognitoVerifier,
+        stage: str = "local",
+        handlers: Mapping[str, Handler] | None = None,
+    ) -> None:
+        """``handlers`` maps function names to their execution environments (the local cloud's function
+        processes); a function not in it runs in this process (``LazyHandler``, for tests)."""
         self.spec = spec
         self.verifier = verifier
         self.stage = stage
+        self._functions = dict(handlers or {})
         self._handlers: dict[str, LazyHandler] = {}
         self.url_map = Map(
             [Rule(_path_rule(r), methods=[r.method], endpoint=r) for r in spec.routes],
@@ -90,7 +100,9 @@ class LocalGateway:
             Rule(BASE_PATH + "/docs", methods=["GET"], endpoint=Route("GET", "/docs", "docs-api", False))
         )
 
-    def _handler(self, dotted: str) -> LazyHandler:
+    def _handler(self, name: str, dotted: str) -> Handler:
+        if name in self._functions:
+            return self._functions[name]
         if dotted not in self._handlers:
             self._handlers[dotted] = LazyHandler(dotted)
         return self._handlers[dotted]
@@ -119,7 +131,7 @@ class LocalGateway:
         function = self.spec.function(route.function)
         context = LocalLambdaContext(function.name, function.memory_mb, function.timeout_seconds)
         try:
-            result = self._handler(function.handler)(event, context)
+            result = self._handler(function.name, function.handler)(event, context)
         except Exception:  # noqa: BLE001 - like API Gateway: a crashed integration is a 502
             return _error(502, "internal_error", "The function failed.")
         return self.http_response(result)

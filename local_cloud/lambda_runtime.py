@@ -2,18 +2,38 @@
 
 from __future__ import annotations
 
+import dataclasses
 import importlib
+import json
+import logging
+import os
+import socket
+import subprocess
+import sys
 import threading
 import time
 import uuid
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
+from multiprocessing.connection import Connection
+from pathlib import Path
 from typing import Any
 
 from local_cloud.aws import ACCOUNT_ID
 
 Handler = Callable[[dict[str, Any], Any], Any]
 """A Lambda handler: ``handler(event, context)``; its return value is the Lambda response."""
+
+_ROOT = Path(__file__).resolve().parents[1]
+logger = logging.getLogger(__name__)
+
+
+class FunctionError(RuntimeError):
+    """The function raised (or its process died): Lambda's "Unhandled" function error."""
+
+    def __init__(self, function: str, error_type: str, message: str) -> None:
+        super().__init__(f"{function}: {error_type}: {message}")
+        self.error_type = error_type
 
 
 def resolve_handler(dotted: str) -> Handler:
@@ -92,3 +112,128 @@ class LocalLambdaContext:
 def function_arn(function_name: str, region: str) -> str:
     """The ARN the local cloud uses for a function (moto's default account)."""
     return f"arn:aws:lambda:{region}:{ACCOUNT_ID}:function:{function_name}"
+
+
+class FunctionProcess:
+    """A function's one warm execution environment: a process with exactly ``environment``.
+
+    Called like a handler (``process(event, context)``); invocations take turns, as Lambda never runs
+    two in one environment at once. The process starts on ``start()`` or the first invocation (its
+    handler is imported on the first invocation: a cold start), is recycled by ``restart`` with a new
+    environment (a configuration change), and is started again after it died.
+    """
+
+    def __init__(
+        self,
+        name: str,
+        handler: str,
+        environment: Mapping[str, str],
+        statements: list[dict[str, Any]],
+        *,
+        region: str,
+    ) -> None:
+        self.name = name
+        self.handler = handler
+        self.environment = dict(environment)
+        self._init = {"op": "init", "function": name, "handler": handler, "statements": statements}
+        self._init["region"] = region
+        self._lock = threading.Lock()
+        self._process: subprocess.Popen[bytes] | None = None
+        self._conn: Connection | None = None
+
+    def start(self) -> FunctionProcess:
+        with self._lock:
+            self._ensure_started()
+        return self
+
+    def _ensure_started(self) -> Connection:
+        if self._conn is not None and self._process is not None and self._process.poll() is None:
+            return self._conn
+        self._close()
+        parent, child = socket.socketpair()
+        env = dict(self.environment)
+        env["PYTHONPATH"] = str(_ROOT)
+        self._process = subprocess.Popen(  # noqa: S603 - our own module, run by this interpreter
+            [sys.executable, "-m", "local_cloud.function_host", "--fd", str(child.fileno())],
+            env=env,
+            cwd=_ROOT,
+            pass_fds=(child.fileno(),),
+            stdin=subprocess.DEVNULL,
+        )
+        child.close()
+        self._conn = Connection(parent.detach())
+        self._conn.send_bytes(json.dumps(self._init).encode())
+        return self._conn
+
+    def __call__(self, event: dict[str, Any], context: Any) -> Any:
+        message = {"op": "invoke", "event": event, "context": _context_fields(context)}
+        reply = self._request(message)
+        if "error" in reply:
+            error = reply["error"]
+            raise FunctionError(self.name, str(error["type"]), str(error["message"]))
+        return reply["result"]
+
+    def usage(self) -> dict[str, Any]:
+        """Grants that allowed a call, and calls refused, since the process started."""
+        if self._conn is None:
+            return {"used": [], "denied": []}
+        return self._request({"op": "usage"})
+
+    def _request(self, message: dict[str, Any]) -> dict[str, Any]:
+        with self._lock:
+            conn = self._ensure_started()
+            try:
+                conn.send_bytes(json.dumps(message).encode())
+                reply: dict[str, Any] = json.loads(conn.recv_bytes())
+            except (EOFError, OSError) as exc:
+                code = self._process.poll() if self._process else None
+                self._close()
+                raise FunctionError(self.name, "Runtime.ExitError", f"process exited ({code})") from exc
+            return reply
+
+    def restart(self, environment: Mapping[str, str] | None = None) -> None:
+        """End the environment (after the invocation in flight); the next one starts fresh."""
+        with self._lock:
+            if environment is not None:
+                self.environment = dict(environment)
+            self._close()
+
+    def stop(self) -> None:
+        with self._lock:
+            self._close()
+
+    def _close(self) -> None:
+        conn, self._conn = self._conn, None
+        process, self._process = self._process, None
+        if conn is not None:
+            conn.close()  # the host exits at EOF
+        if process is not None:
+            try:
+                process.wait(timeout=5)
+            except subprocess.TimeoutExpired:
+                process.kill()
+                process.wait()
+
+
+def _context_fields(context: Any) -> dict[str, Any]:
+    if isinstance(context, LocalLambdaContext):
+        fields = dataclasses.asdict(context)
+        fields.pop("_started", None)
+        return fields
+    return {"function_name": str(getattr(context, "function_name", "local"))}
+
+
+def runtime_environment(function_name: str, memory_mb: int, aws: Mapping[str, str]) -> dict[str, str]:
+    """What the Lambda runtime itself puts in every function's environment, plus the local endpoint
+    (``aws``: endpoint, region, dummy credentials) and the switches the local cloud needs."""
+    env = {
+        "PATH": os.environ.get("PATH", "/usr/bin:/bin"),
+        "LANG": "C.UTF-8",
+        "TZ": ":UTC",
+        "AWS_LAMBDA_FUNCTION_NAME": function_name,
+        "AWS_LAMBDA_FUNCTION_MEMORY_SIZE": str(memory_mb),
+        "AWS_LAMBDA_FUNCTION_VERSION": "$LATEST",
+        # No X-Ray daemon locally: the tracer would only warn.
+        "POWERTOOLS_TRACE_DISABLED": "true",
+    }
+    return env | dict(aws)

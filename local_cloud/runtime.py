@@ -5,6 +5,7 @@ Everything is derived from ``infra.resources.SPEC``, the same definition the CDK
 
 from __future__ import annotations
 
+import dataclasses
 import logging
 import os
 import secrets
@@ -16,21 +17,17 @@ from typing import Any
 
 from werkzeug.serving import BaseWSGIServer, make_server
 
-from infra.resources import BASE_PATH, SPEC, ServiceSpec
+from infra.grants import DeployedNames, function_environment, function_grants
+from infra.resources import BASE_PATH, SPEC, TUNABLES, Function, ServiceSpec
 from local_cloud.aws import LocalAws
 from local_cloud.gateway import CognitoVerifier, LocalGateway
+from local_cloud.iam import statements
+from local_cloud.lambda_runtime import FunctionProcess, runtime_environment
 from local_cloud.provision import Provisioned, provision
 
 logger = logging.getLogger("local_cloud")
 
-# What the stack sets on every function in stage "dev", plus local-only switches.
-_FUNCTION_ENV = {
-    "STAGE": "local",
-    "AUTO_CONFIRM_SIGNUP": "true",
-    "POWERTOOLS_TRACE_DISABLED": "true",
-    "POWERTOOLS_METRICS_NAMESPACE": "Chirp",
-    "POWERTOOLS_SERVICE_NAME": "chirp",
-}
+STAGE = "local"
 
 
 class LocalCloud:
@@ -58,6 +55,10 @@ class LocalCloud:
         self._persistence: Any = None
         self._server: BaseWSGIServer | None = None
         self._thread: threading.Thread | None = None
+        self.functions: dict[str, FunctionProcess] = {}
+        """Each function's execution environment, by function name."""
+        self._settings = {name: os.environ[name] for name in TUNABLES if name in os.environ}
+        self._secrets: dict[str, str] = {}
 
     @property
     def base_url(self) -> str:
@@ -77,17 +78,17 @@ class LocalCloud:
             self._persistence.load()
         self.provisioned = provision(self.spec, self.aws)
         environment = self.provisioned.environment()
-        for name, value in _FUNCTION_ENV.items():
-            os.environ.setdefault(name, value)  # a developer's own setting wins
+        # The local cloud's own process (and tests acting as operators) may read every name; the
+        # functions see only their own environment (``_start_functions``).
         os.environ.update(environment)
-        for secret in self.spec.secrets:
-            os.environ.setdefault(secret.local_env_var, self._secret_value(secret.logical_id))
+        self._secrets = {s.logical_id: self._secret_value(s.logical_id) for s in self.spec.secrets}
+        self._start_functions()
         verifier = CognitoVerifier(
             issuer=environment["COGNITO_ISSUER"],
             jwks_url=environment["COGNITO_JWKS_URL"],
             client_id=environment["USER_POOL_CLIENT_ID"],
         )
-        self.gateway = LocalGateway(self.spec, verifier)
+        self.gateway = LocalGateway(self.spec, verifier, handlers=self.functions)
         self._server = make_server(self.host, self.port, self.gateway, threaded=True)
         self._thread = threading.Thread(target=self._server.serve_forever, name="local-gateway", daemon=True)
         self._thread.start()
@@ -96,7 +97,7 @@ class LocalCloud:
 
             checkpoints = self._persistence.checkpoints if self._persistence is not None else None
             self.pollers = PollerGroup.for_spec(
-                self.spec, self.aws, self.provisioned, checkpoints=checkpoints
+                self.spec, self.aws, self.provisioned, checkpoints=checkpoints, handlers=self.functions
             )
             self.pollers.start()
             if self._persistence is not None:
@@ -105,6 +106,60 @@ class LocalCloud:
         if self._persistence is not None:
             self._persistence.start_autosave()
         return self
+
+    # -- functions ---------------------------------------------------------------------------------
+    def function_environment(self, function: Function) -> dict[str, str]:
+        """Exactly what the function runs with: the definition's environment for it (the same function
+        the CDK stack calls), the Lambda runtime's variables and the local endpoint."""
+        assert self.provisioned is not None
+        p = self.provisioned
+        names = DeployedNames(
+            tables=p.table_names,
+            queues=p.queue_urls,
+            buckets=p.bucket_names,
+            secrets=self._secrets,
+            user_pool_id=p.user_pool_id,
+            user_pool_client_id=p.user_pool_client_id,
+            inline_secrets=True,
+        )
+        env = function_environment(
+            self.spec, function, names, stage=STAGE, auto_confirm_signup=True, settings=self._settings
+        )
+        return runtime_environment(function.name, function.memory_mb, self.aws.environment()) | env
+
+    def _start_functions(self) -> None:
+        """One process per function, started now so cold starts overlap the rest of the start-up."""
+        assert self.provisioned is not None
+        for function in self.spec.functions:
+            grants = function_grants(self.spec, function)
+            found = statements(grants, user_pool_id=self.provisioned.user_pool_id, region=self.aws.region)
+            process = FunctionProcess(
+                function.name,
+                function.handler,
+                self.function_environment(function),
+                [dataclasses.asdict(statement) for statement in found],
+                region=self.aws.region,
+            )
+            self.functions[function.name] = process.start()
+
+    def configure(self, **settings: int | str | None) -> None:
+        """Change tunables (``TUNABLES``; None restores the default) as a deployment would, and recycle
+        the execution environments of the functions that read them (their next invocation starts
+        fresh, as after UpdateFunctionConfiguration)."""
+        for name, value in settings.items():
+            if name not in TUNABLES:
+                raise KeyError(f"{name} is not a tunable: {TUNABLES}")
+            if value is None:
+                self._settings.pop(name, None)
+            else:
+                self._settings[name] = str(value)
+        for function in self.spec.functions:
+            if set(settings) & set(function.settings):
+                self.functions[function.name].restart(self.function_environment(function))
+
+    def grant_usage(self) -> dict[str, dict[str, Any]]:
+        """Per function: the grants that allowed at least one call and the calls the guard refused."""
+        return {name: process.usage() for name, process in self.functions.items()}
 
     def _secret_value(self, logical_id: str) -> str:
         """A random value per run (a generated secret on AWS); kept in the data dir when there is one."""
@@ -127,6 +182,8 @@ class LocalCloud:
             self._server.server_close()
         if self.pollers is not None:
             self.pollers.stop()
+        for process in self.functions.values():
+            process.stop()
         if self._persistence is not None:
             self._persistence.stop_autosave()
             self._persistence.save()

@@ -8,7 +8,8 @@ clients) and ``itertools.batched`` arrives only in Python 3.12; each helper is a
 from __future__ import annotations
 
 from collections.abc import Callable, Sequence
-from concurrent.futures import Executor
+from concurrent.futures import Executor, ThreadPoolExecutor
+from functools import lru_cache
 from typing import TypeVar
 
 T = TypeVar("T")
@@ -33,3 +34,12 @@ def run_all(executor: Executor | None, fn: Callable[[T], R], items: Sequence[T])
 def chunked(items: Sequence[T], size: int) -> list[Sequence[T]]:
     """Consecutive slices of at most ``size`` items."""
     return [items[i : i + size] for i in range(0, len(items), size)]
+
+
+@lru_cache(maxsize=1)
+def shared_executor() -> ThreadPoolExecutor:
+    """The execution environment's pool for side-by-side AWS calls, created on first use.
+
+    One pool per environment: an invocation runs at a time in it, so every domain's fan-in of calls
+    shares the same threads (sized above botocore's pool of 50 connections would be pointless)."""
+    return ThreadPoolExecutor(max_workers=16, thread_name_prefix="aws-io")

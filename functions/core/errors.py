@@ -73,3 +73,9 @@ class RateLimited(DomainError):
     def __init__(self, message: str, *, retry_after_seconds: int) -> None:
         super().__init__(message)
         self.retry_after_seconds = max(1, retry_after_seconds)
+
+
+class Busy(RateLimited):
+    """An item took too many concurrent changes to apply this one (conflicts outlasted the retries)."""
+
+    code = "busy"

@@ -17,6 +17,7 @@ import hashlib
 import hmac
 import json
 import os
+from collections.abc import Callable
 from functools import lru_cache
 from typing import Any
 
@@ -72,3 +73,15 @@ def decode_cursor(scope: str, cursor: str | None) -> dict[str, Any] | None:
     if not isinstance(position, dict):
         raise InvalidCursor("The cursor is invalid.")
     return position
+
+
+def cursor_field(scope: str, cursor: str | None, name: str, valid: Callable[[Any], bool]) -> Any:
+    """The ``name`` field of a cursor's position (None without a cursor); InvalidCursor when the cursor
+    is forged, from another list, or its field fails ``valid``."""
+    position = decode_cursor(scope, cursor)
+    if position is None:
+        return None
+    value = position.get(name)
+    if not valid(value):
+        raise InvalidCursor("The cursor is invalid.")
+    return value

@@ -13,10 +13,10 @@ from dataclasses import dataclass
 
 from pynamodb.attributes import NumberAttribute, UnicodeAttribute
 from pynamodb.models import Model
-from pynamodb.transactions import TransactWrite
 
-from functions.core.dynamo import REGION, FromEnv
+from functions.core.config import REGION, FromEnv
 from functions.core.errors import RateLimited
+from functions.core.transactions import Transaction
 
 
 @dataclass(frozen=True)
@@ -56,15 +56,17 @@ class Charge:
     def retry_after(self) -> int:
         return self.window_start + self.limit.window_seconds - int(self.now)
 
-    def add_to(self, tx: TransactWrite) -> None:
+    def add_to(self, tx: Transaction, label: str) -> None:
+        """The charge as one labelled update item of ``tx``; its condition fails once the window is full."""
         record = RateLimitRecord(pk=f"{self.limit.action}#{self.user_id}#{self.window_start}")
         tx.update(
+            label,
             record,
-            actions=[
+            [
                 RateLimitRecord.used.add(1),
                 RateLimitRecord.expires_at.set(self.window_start + self.limit.window_seconds + 3600),
             ],
-            condition=RateLimitRecord.used.does_not_exist() | (RateLimitRecord.used < self.limit.max_count),
+            RateLimitRecord.used.does_not_exist() | (RateLimitRecord.used < self.limit.max_count),
         )
 
     def exceeded(self) -> RateLimited:

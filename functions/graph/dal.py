@@ -15,31 +15,25 @@ nothing, so the counters are exact without any read-modify-write.
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterable
+import time
+from collections.abc import Iterable
 from concurrent.futures import Executor
-from datetime import UTC, datetime
-from enum import IntEnum
-from functools import lru_cache
 
 from pynamodb.attributes import UnicodeAttribute
-from pynamodb.connection import Connection
-from pynamodb.exceptions import DoesNotExist, TransactWriteError
+from pynamodb.exceptions import DoesNotExist
 from pynamodb.expressions.condition import Condition
 from pynamodb.indexes import AllProjection, GlobalSecondaryIndex, LocalSecondaryIndex
 from pynamodb.models import Model
-from pynamodb.transactions import TransactWrite
 from ulid import ULID
 
 from functions.core.batch_get import Read, batch_get
-from functions.core.dynamo import REGION, FromEnv
+from functions.core.clock import iso_millis
+from functions.core.config import REGION, FromEnv
 from functions.core.errors import NotFound
+from functions.core.ids import plausible_key
 from functions.core.rate_limits import Charge
-from functions.core.retry import Backoff
+from functions.core.transactions import Transaction, transact
 from functions.users.dal import UserRecord
-
-_CONFLICT_BACKOFF = Backoff(attempts=5, base_seconds=0.02, cap_seconds=0.32)
-"""TransactWriteItems on a hot profile (many people following one account) can be cancelled with
-``TransactionConflict``; nothing was written, so the whole transaction is simply tried again."""
 
 
 class ByFollowee(GlobalSecondaryIndex["FollowRecord"]):
@@ -76,47 +70,19 @@ class FollowRecord(Model):
     by_follow_time = ByFollowTime()
 
 
-class _FollowItem(IntEnum):
-    """Positions in the follow/unfollow transaction; cancellation reasons are read by position."""
-
-    EDGE = 0
-    FOLLOWEE = 1
-    FOLLOWER = 2
-    QUOTA = 3
-
-
 def new_follow(follower_id: str, followee_id: str) -> FollowRecord:
     """A new edge: ``follow_seq`` and ``created_at`` come from the same instant."""
-    now = datetime.now(UTC)
+    now = time.time()
     return FollowRecord(
         follower_id=follower_id,
         followee_id=followee_id,
-        follow_seq=str(ULID.from_datetime(now)),
-        created_at=now.isoformat(timespec="milliseconds").replace("+00:00", "Z"),
+        follow_seq=str(ULID.from_timestamp(now)),
+        created_at=iso_millis(now),
     )
-
-
-def plausible_user_id(value: str) -> bool:
-    """Reject what DynamoDB would refuse as a key (empty, too long) so it is a 404, not a 500."""
-    return 0 < len(value) <= 128 and "#" not in value
-
-
-@lru_cache(maxsize=1)
-def _connection() -> Connection:
-    """One connection (one botocore client) per execution environment, made on first use."""
-    return Connection(region=FollowRecord.Meta.region)
 
 
 def _profile_exists() -> Condition:
     return UserRecord.pk.exists() & (UserRecord.kind == "profile")
-
-
-def _reasons(exc: TransactWriteError) -> list[str | None]:
-    return [reason.code if reason else None for reason in (exc.cancellation_reasons or [])]
-
-
-def _failed(reasons: list[str | None], item: _FollowItem) -> bool:
-    return len(reasons) > item and reasons[item] == "ConditionalCheckFailed"
 
 
 class FollowRepository:
@@ -129,102 +95,60 @@ class FollowRepository:
         Returns False (and changes nothing, charges nothing) when the edge already existed. Raises
         NotFound for an unknown followee and RateLimited when the quota is used up.
         """
-        if not plausible_user_id(followee_id):
+        if not plausible_key(followee_id):
             raise NotFound("No such user.")
         edge = new_follow(follower_id, followee_id)
 
-        def write(tx: TransactWrite) -> None:
-            # Order must match _FollowItem.
-            tx.save(edge, condition=FollowRecord.follower_id.does_not_exist())
-            tx.update(
-                UserRecord(pk=followee_id),
-                actions=[UserRecord.follower_count.add(1)],
-                condition=_profile_exists(),
-            )
-            tx.update(
-                UserRecord(pk=follower_id),
-                actions=[UserRecord.following_count.add(1)],
-                condition=_profile_exists(),
-            )
-            quota.add_to(tx)
+        def build(tx: Transaction) -> None:
+            tx.put("edge", edge, FollowRecord.follower_id.does_not_exist())
+            followee = UserRecord(pk=followee_id)
+            tx.update("followee", followee, [UserRecord.follower_count.add(1)], _profile_exists())
+            follower = UserRecord(pk=follower_id)
+            tx.update("follower", follower, [UserRecord.following_count.add(1)], _profile_exists())
+            quota.add_to(tx, "quota")
 
-        reasons = self._transact(write)
-        if not reasons:
-            return True
-        if _failed(reasons, _FollowItem.EDGE):
+        failed = transact(build)
+        if "edge" in failed:
             return False  # a repeat: already following, nothing written or charged
-        if _failed(reasons, _FollowItem.FOLLOWEE):
+        if "followee" in failed:
             raise NotFound("No such user.")
-        if _failed(reasons, _FollowItem.FOLLOWER):
+        if "follower" in failed:
             raise NotFound("Your profile does not exist.")
-        if _failed(reasons, _FollowItem.QUOTA):
+        if "quota" in failed:
             raise quota.exceeded()
-        raise RuntimeError(f"follow transaction cancelled: {reasons}")
+        return True
 
     def unfollow(self, follower_id: str, followee_id: str) -> bool:
         """Delete the edge and uncount it on both profiles: 1 TransactWriteItems, 3 items.
 
         Returns False (and changes nothing) when there was no edge. Raises NotFound for an unknown user.
         """
-        if not plausible_user_id(followee_id):
+        if not plausible_key(followee_id):
             raise NotFound("No such user.")
 
-        def write(tx: TransactWrite) -> None:
-            tx.delete(
-                FollowRecord(follower_id=follower_id, followee_id=followee_id),
-                condition=FollowRecord.follower_id.exists(),
-            )
-            tx.update(
-                UserRecord(pk=followee_id),
-                actions=[UserRecord.follower_count.add(-1)],
-                condition=_profile_exists(),
-            )
-            tx.update(
-                UserRecord(pk=follower_id),
-                actions=[UserRecord.following_count.add(-1)],
-                condition=_profile_exists(),
-            )
+        def build(tx: Transaction) -> None:
+            edge = FollowRecord(follower_id=follower_id, followee_id=followee_id)
+            tx.delete("edge", edge, FollowRecord.follower_id.exists())
+            followee = UserRecord(pk=followee_id)
+            tx.update("followee", followee, [UserRecord.follower_count.add(-1)], _profile_exists())
+            follower = UserRecord(pk=follower_id)
+            tx.update("follower", follower, [UserRecord.following_count.add(-1)], _profile_exists())
 
-        reasons = self._transact(write)
-        if not reasons:
-            return True
-        # DynamoDB evaluates every item's condition and reports each failure at its position, so an
-        # unknown followee shows up at FOLLOWEE even when the (absent) edge failed too.
-        if _failed(reasons, _FollowItem.FOLLOWEE):
+        failed = transact(build)
+        # DynamoDB evaluates every item's condition and reports each failure, so an unknown followee
+        # shows up as "followee" even when the (absent) edge failed too.
+        if "followee" in failed:
             raise NotFound("No such user.")
-        if _failed(reasons, _FollowItem.EDGE):
+        if "edge" in failed:
             return False  # a repeat: not following, nothing written
-        if _failed(reasons, _FollowItem.FOLLOWER):
+        if "follower" in failed:
             raise NotFound("Your profile does not exist.")
-        raise RuntimeError(f"unfollow transaction cancelled: {reasons}")
-
-    @staticmethod
-    def _transact(write: Callable[[TransactWrite], None]) -> list[str | None]:
-        """Run the transaction built by ``write``; [] on success, else the cancellation reason codes.
-
-        Conflicts with concurrent transactions on the same items are retried with jittered backoff.
-        """
-        for attempt in range(_CONFLICT_BACKOFF.attempts):
-            try:
-                with TransactWrite(connection=_connection()) as tx:
-                    write(tx)
-            except TransactWriteError as exc:
-                reasons = _reasons(exc)
-                if not reasons:
-                    raise
-                if "TransactionConflict" in reasons and attempt + 1 < _CONFLICT_BACKOFF.attempts:
-                    _CONFLICT_BACKOFF.pause(attempt)
-                    continue
-                if "ConditionalCheckFailed" not in reasons:
-                    raise
-                return reasons
-            return []
-        raise AssertionError("unreachable")
+        return True
 
     # -- reads -------------------------------------------------------------------------------------
     def is_following(self, follower_id: str, followee_id: str) -> bool:
         """1 GetItem, strongly consistent so a follow is visible to its author at once."""
-        if not (plausible_user_id(follower_id) and plausible_user_id(followee_id)):
+        if not (plausible_key(follower_id) and plausible_key(followee_id)):
             return False
         try:
             FollowRecord.get(
@@ -244,7 +168,7 @@ class FollowRepository:
 
     def followers(self, user_id: str, before_seq: str | None, limit: int) -> list[FollowRecord]:
         """Edges into ``user_id``, newest first, older than ``before_seq``: 1 Query on by_followee."""
-        if not plausible_user_id(user_id):
+        if not plausible_key(user_id):
             return []
         condition = FollowRecord.follow_seq < before_seq if before_seq else None
         return list(
@@ -255,7 +179,7 @@ class FollowRepository:
 
     def following(self, user_id: str, before_seq: str | None, limit: int) -> list[FollowRecord]:
         """Edges out of ``user_id``, newest first, older than ``before_seq``: 1 Query on by_follow_time."""
-        if not plausible_user_id(user_id):
+        if not plausible_key(user_id):
             return []
         condition = FollowRecord.follow_seq < before_seq if before_seq else None
         return list(
@@ -270,7 +194,7 @@ class FollowRepository:
 
     def profile_exists(self, user_id: str) -> bool:
         """1 GetItem of the profile's key attributes."""
-        if not plausible_user_id(user_id):
+        if not plausible_key(user_id):
             return False
         try:
             record = UserRecord.get(user_id, attributes_to_get=["pk", "kind"])

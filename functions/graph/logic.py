@@ -12,7 +12,9 @@ from functions.core.errors import InvalidCursor, NotFound, Unprocessable
 from functions.core.pagination import decode_cursor, encode_cursor
 from functions.graph.dal import FollowRecord, FollowRepository
 from functions.graph.models import UserPage
+from functions.users.dal import UserRecord, UserRepository
 from functions.users.logic import to_user
+from functions.users.models import User
 
 ListReader = Callable[[str, str | None, int], list[FollowRecord]]
 """(user_id, before_seq, limit) -> edges newest first: one of FollowRepository's list queries."""
@@ -44,8 +46,22 @@ def _refuse_self(caller_id: str, user_id: str) -> None:
 
 
 class GraphService:
-    def __init__(self, repo: FollowRepository) -> None:
+    def __init__(self, repo: FollowRepository, users: UserRepository) -> None:
         self.repo = repo
+        self.users = users
+
+    def view(self, viewer_id: str, user_id: str) -> User:
+        """A profile as ``viewer_id`` sees it, with ``followed_by_me`` (sequential GetItems: 1 + 1)."""
+        return self._as_seen_by(viewer_id, self.users.get(user_id))
+
+    def view_by_username(self, viewer_id: str, username: str) -> User:
+        """Like ``view``, by username (sequential GetItems: 2 + 1)."""
+        return self._as_seen_by(viewer_id, self.users.get_by_username(username))
+
+    def _as_seen_by(self, viewer_id: str, record: UserRecord) -> User:
+        # Nobody follows themselves, so the viewer's own profile needs no lookup.
+        followed = viewer_id != record.user_id and self.repo.is_following(viewer_id, record.user_id)
+        return to_user(record, followed_by_me=followed)
 
     def follow(self, caller_id: str, user_id: str) -> bool:
         """Make ``caller_id`` follow ``user_id``; a repeat changes nothing. Returns the new state (True).

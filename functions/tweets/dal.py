@@ -11,39 +11,32 @@ Tables (keys declared once in ``infra/resources.py``):
 Every multi-item change is one TransactWriteItems whose conditions carry the invariants. Cancellation
 reasons are read by item position, never by message text. PynamoDB sends a transaction's items grouped
 by operation (condition checks, deletes, puts, updates) whatever order they were added in, so
-``_Transaction`` labels each item and maps the reasons back through that wire order.
+``Transaction`` labels each item and maps the reasons back through that wire order.
 """
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterable
+from collections.abc import Iterable
 from concurrent.futures import Executor
 from dataclasses import dataclass
 from typing import Any
 
 from pynamodb.attributes import ListAttribute, NumberAttribute, UnicodeAttribute
-from pynamodb.connection import Connection
-from pynamodb.exceptions import DoesNotExist, TransactWriteError
+from pynamodb.exceptions import DoesNotExist
 from pynamodb.indexes import AllProjection, GlobalSecondaryIndex
 from pynamodb.models import Model
-from pynamodb.transactions import TransactWrite
 
 from functions.core.batch_get import Read, batch_get
-from functions.core.dynamo import REGION, FromEnv
-from functions.core.errors import Conflict, NotFound
-from functions.core.observability import logger
+from functions.core.config import REGION, FromEnv
+from functions.core.errors import NotFound
 from functions.core.rate_limits import Charge
-from functions.core.retry import Backoff
+from functions.core.transactions import Transaction, transact
 from functions.users.dal import UserRecord
 
 KIND_TWEET = "tweet"
 KIND_RETWEET = "retweet"
 LIKE = "like"
 RETWEET = "retweet"
-_CONDITION_FAILED = "ConditionalCheckFailed"
-_CONFLICT = "TransactionConflict"
-_CONFLICT_BACKOFF = Backoff(attempts=4, base_seconds=0.05, cap_seconds=0.2)
-"""A transaction that only lost a race (TransactionConflict) is rebuilt and tried again after a pause."""
 
 
 class ByAuthorIndex(GlobalSecondaryIndex["TweetRecord"]):
@@ -126,76 +119,6 @@ class ProfileMissing(NotFound):
 class PurgeReport:
     likes_removed: int = 0
     retweets_removed: int = 0
-
-
-def _connection() -> Connection:
-    return Connection(region=TweetRecord.Meta.region)
-
-
-class _Transaction:
-    """A TransactWrite whose items carry labels, so cancellation reasons map to them by position."""
-
-    _WIRE_ORDER = ("condition", "delete", "put", "update")
-
-    def __init__(self) -> None:
-        self.tx = TransactWrite(connection=_connection())
-        self._labels: dict[str, list[str]] = {op: [] for op in self._WIRE_ORDER}
-
-    def put(self, label: str, model: Model, condition: Any = None) -> None:
-        self.tx.save(model, condition=condition)
-        self._labels["put"].append(label)
-
-    def update(self, label: str, model: Model, actions: list[Any], condition: Any = None) -> None:
-        self.tx.update(model, actions=actions, condition=condition)
-        self._labels["update"].append(label)
-
-    def delete(self, label: str, model: Model, condition: Any = None) -> None:
-        self.tx.delete(model, condition=condition)
-        self._labels["delete"].append(label)
-
-    def charge(self, label: str, charge: Charge) -> None:
-        charge.add_to(self.tx)  # adds one update item
-        self._labels["update"].append(label)
-
-    def commit(self) -> dict[str, str]:
-        """Commit; {} on success, else {label: reason code} of the items that cancelled the transaction."""
-        try:
-            with self.tx:
-                pass  # the context manager commits on a clean exit
-        except TransactWriteError as exc:
-            wire = [label for op in self._WIRE_ORDER for label in self._labels[op]]
-            failed = {
-                label: reason.code
-                for label, reason in zip(wire, exc.cancellation_reasons, strict=False)
-                if reason is not None and reason.code not in ("", "None")
-            }
-            if not failed:
-                raise
-            return failed
-        return {}
-
-
-def _transact(build: Callable[[_Transaction], None]) -> set[str]:
-    """Build and commit a transaction; return the labels of the items whose condition failed.
-
-    A transaction that only lost a race with another one (TransactionConflict) is rebuilt and retried
-    with jitter; any other cancellation reason is unexpected and raised.
-    """
-    for attempt in range(_CONFLICT_BACKOFF.attempts):
-        tx = _Transaction()
-        build(tx)
-        failed = tx.commit()
-        if all(code == _CONDITION_FAILED for code in failed.values()):
-            return set(failed)
-        unexpected = {
-            label: code for label, code in failed.items() if code not in (_CONFLICT, _CONDITION_FAILED)
-        }
-        if unexpected:
-            logger.error("transaction cancelled", extra={"reasons": failed})
-            raise RuntimeError(f"transaction cancelled: {unexpected}")
-        if attempt + 1 < _CONFLICT_BACKOFF.attempts:
-            _CONFLICT_BACKOFF.pause(attempt)
-    raise Conflict("The tweet is busy; try again.")
 
 
 def _is_original() -> Any:
@@ -306,17 +229,17 @@ class TweetRepository:
         """1 TransactWriteItems: the tweet, the author's tweet_count, the rate-limit charge and, for a
         reply, the parent's reply_count (conditional on the parent being an existing original)."""
 
-        def build(tx: _Transaction) -> None:
+        def build(tx: Transaction) -> None:
             tx.put("tweet", tweet, TweetRecord.tweet_id.does_not_exist())
             tx.update(
                 "author", UserRecord(pk=tweet.author_id), [UserRecord.tweet_count.add(1)], _is_profile()
             )
-            tx.charge("quota", charge)
+            charge.add_to(tx, "quota")
             if tweet.reply_to:
                 parent = TweetRecord(tweet_id=tweet.reply_to)
                 tx.update("parent", parent, [TweetRecord.reply_count.add(1)], _is_original())
 
-        failed = _transact(build)
+        failed = transact(build)
         if "parent" in failed:
             raise TweetGone(str(tweet.reply_to))
         if "author" in failed:
@@ -329,7 +252,7 @@ class TweetRepository:
         -1 and, for a reply whose parent still exists, the parent's reply_count -1. Retried without the
         parent when the parent vanished in the meantime."""
 
-        def build(tx: _Transaction) -> None:
+        def build(tx: Transaction) -> None:
             condition = TweetRecord.tweet_id.exists() & (TweetRecord.author_id == tweet.author_id)
             tx.delete("tweet", TweetRecord(tweet_id=tweet.tweet_id), condition)
             tx.update(
@@ -339,7 +262,7 @@ class TweetRepository:
                 parent = TweetRecord(tweet_id=tweet.reply_to)
                 tx.update("parent", parent, [TweetRecord.reply_count.add(-1)], _is_original())
 
-        failed = _transact(build)
+        failed = transact(build)
         if "tweet" in failed:
             raise TweetGone(tweet.tweet_id)
         if "author" in failed:
@@ -354,25 +277,25 @@ class TweetRepository:
             tweet_id=tweet_id, sk=engagement_key(LIKE, user_id), kind=LIKE, user_id=user_id, created_at=at
         )
 
-        def build(tx: _Transaction) -> None:
+        def build(tx: Transaction) -> None:
             tx.put("engagement", like, EngagementRecord.sk.does_not_exist())
             tx.update(
                 "tweet", TweetRecord(tweet_id=tweet_id), [TweetRecord.like_count.add(1)], _is_original()
             )
 
-        return self._engagement_outcome(_transact(build), tweet_id)
+        return self._engagement_outcome(transact(build), tweet_id)
 
     def unlike(self, tweet_id: str, user_id: str) -> bool:
         """1 TransactWriteItems: delete the like item (only if present) and like_count -1."""
         like = EngagementRecord(tweet_id=tweet_id, sk=engagement_key(LIKE, user_id))
 
-        def build(tx: _Transaction) -> None:
+        def build(tx: Transaction) -> None:
             tx.delete("engagement", like, EngagementRecord.sk.exists())
             tx.update(
                 "tweet", TweetRecord(tweet_id=tweet_id), [TweetRecord.like_count.add(-1)], _is_original()
             )
 
-        return self._engagement_outcome(_transact(build), tweet_id)
+        return self._engagement_outcome(transact(build), tweet_id)
 
     def retweet(self, retweet: TweetRecord, charge: Charge) -> bool:
         """1 TransactWriteItems: the retweet engagement (only if absent), the retweet item in tweets, the
@@ -388,7 +311,7 @@ class TweetRepository:
             retweet_id=retweet.tweet_id,
         )
 
-        def build(tx: _Transaction) -> None:
+        def build(tx: Transaction) -> None:
             tx.put("engagement", engagement, EngagementRecord.sk.does_not_exist())
             tx.put("retweet", retweet, TweetRecord.tweet_id.does_not_exist())
             tx.update(
@@ -397,9 +320,9 @@ class TweetRepository:
             tx.update(
                 "author", UserRecord(pk=retweet.author_id), [UserRecord.tweet_count.add(1)], _is_profile()
             )
-            tx.charge("quota", charge)
+            charge.add_to(tx, "quota")
 
-        failed = _transact(build)
+        failed = transact(build)
         if "tweet" in failed:
             raise TweetGone(original_id)
         if "engagement" in failed:
@@ -421,7 +344,7 @@ class TweetRepository:
         except DoesNotExist:
             return False
 
-        def build(tx: _Transaction) -> None:
+        def build(tx: Transaction) -> None:
             tx.delete("engagement", engagement, EngagementRecord.sk.exists())
             tx.delete(
                 "retweet", TweetRecord(tweet_id=str(engagement.retweet_id)), TweetRecord.tweet_id.exists()
@@ -434,7 +357,7 @@ class TweetRepository:
             )
             tx.update("author", UserRecord(pk=user_id), [UserRecord.tweet_count.add(-1)], _is_profile())
 
-        failed = _transact(build)
+        failed = transact(build)
         if "tweet" in failed:
             raise TweetGone(original_id)
         # A failed engagement/retweet condition: a concurrent un-retweet (or the cleanup) got there first.
@@ -467,7 +390,7 @@ class TweetRepository:
         return report
 
     def _purge_retweet(self, engagement: EngagementRecord, *, fix_count: bool = True) -> bool:
-        def build(tx: _Transaction) -> None:
+        def build(tx: Transaction) -> None:
             retweet = TweetRecord(tweet_id=str(engagement.retweet_id))
             tx.delete("retweet", retweet, TweetRecord.tweet_id.exists())
             tx.delete("engagement", engagement)
@@ -475,7 +398,7 @@ class TweetRepository:
                 author = UserRecord(pk=engagement.user_id)
                 tx.update("author", author, [UserRecord.tweet_count.add(-1)], _is_profile())
 
-        failed = _transact(build)
+        failed = transact(build)
         if "retweet" in failed:
             # An un-retweet got there first and already fixed the counts: only the engagement may be left.
             engagement.delete()

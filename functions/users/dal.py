@@ -10,17 +10,16 @@ cannot both win.
 
 from __future__ import annotations
 
-from datetime import UTC, datetime
-
 from pynamodb.attributes import NumberAttribute, UnicodeAttribute
-from pynamodb.connection import Connection
-from pynamodb.exceptions import DeleteError, DoesNotExist, TransactWriteError
+from pynamodb.exceptions import DeleteError, DoesNotExist, UpdateError
 from pynamodb.expressions.update import Action
 from pynamodb.models import Model
-from pynamodb.transactions import TransactWrite
 
-from functions.core.dynamo import REGION, FromEnv
+from functions.core.clock import iso_millis
+from functions.core.config import REGION, FromEnv
 from functions.core.errors import Conflict, EmailTaken, NotFound, UsernameTaken
+from functions.core.ids import plausible_key
+from functions.core.transactions import Transaction, is_condition_failure, transact
 
 
 class UserRecord(Model):
@@ -66,33 +65,22 @@ def email_key(email: str) -> str:
     return f"email#{email.lower()}"
 
 
-def now_iso() -> str:
-    return datetime.now(UTC).isoformat(timespec="milliseconds").replace("+00:00", "Z")
-
-
-def _connection() -> Connection:
-    return Connection(region=UserRecord.Meta.region)
-
-
 class UserRepository:
     """Every DynamoDB call of the users domain goes through here."""
 
     def claim(self, username: str, email: str) -> None:
         """Claim the username and e-mail in one transaction (1 TransactWriteItems, 2 items)."""
-        at = now_iso()
-        username_claim = ClaimRecord(pk=username_key(username), claimed_at=at)
-        email_claim = ClaimRecord(pk=email_key(email), claimed_at=at)
-        try:
-            with TransactWrite(connection=_connection()) as tx:
-                tx.save(username_claim, condition=ClaimRecord.pk.does_not_exist())
-                tx.save(email_claim, condition=ClaimRecord.pk.does_not_exist())
-        except TransactWriteError as exc:
-            reasons = [r.code if r else None for r in (exc.cancellation_reasons or [])]
-            if reasons and reasons[0] == "ConditionalCheckFailed":
-                raise UsernameTaken("That username is taken.") from exc
-            if len(reasons) > 1 and reasons[1] == "ConditionalCheckFailed":
-                raise EmailTaken("That e-mail address is already registered.") from exc
-            raise
+        at = iso_millis()
+
+        def build(tx: Transaction) -> None:
+            for label, key in (("username", username_key(username)), ("email", email_key(email))):
+                tx.put(label, ClaimRecord(pk=key, claimed_at=at), ClaimRecord.pk.does_not_exist())
+
+        failed = transact(build)
+        if "username" in failed:
+            raise UsernameTaken("That username is taken.")
+        if "email" in failed:
+            raise EmailTaken("That e-mail address is already registered.")
 
     def release(self, username: str, email: str) -> None:
         """Drop claims of a sign-up that failed before its profile existed (only unowned claims)."""
@@ -100,23 +88,25 @@ class UserRepository:
             try:
                 ClaimRecord(pk=key).delete(condition=ClaimRecord.user_id == "")
             except DeleteError as exc:
-                if not _is_conditional_failure(exc):  # a claim already owned by a profile must stay
+                if not is_condition_failure(exc):  # a claim already owned by a profile must stay
                     raise
 
     def create_profile(self, profile: UserRecord, email: str) -> None:
         """Write the profile and bind both claims to it, atomically (1 TransactWriteItems, 3 items)."""
-        with TransactWrite(connection=_connection()) as tx:
-            tx.save(profile, condition=UserRecord.pk.does_not_exist())
-            for key in (username_key(profile.username), email_key(email)):
-                tx.update(
-                    ClaimRecord(pk=key),
-                    actions=[ClaimRecord.user_id.set(profile.user_id)],
-                    condition=ClaimRecord.pk.exists() & (ClaimRecord.user_id == ""),
-                )
+
+        def build(tx: Transaction) -> None:
+            tx.put("profile", profile, UserRecord.pk.does_not_exist())
+            for label, key in (("username", username_key(profile.username)), ("email", email_key(email))):
+                condition = ClaimRecord.pk.exists() & (ClaimRecord.user_id == "")
+                tx.update(label, ClaimRecord(pk=key), [ClaimRecord.user_id.set(profile.user_id)], condition)
+
+        failed = transact(build)
+        if failed:
+            raise Conflict(f"The sign-up lost a race for {', '.join(sorted(failed))}; try again.")
 
     def get(self, user_id: str) -> UserRecord:
         """1 GetItem (strongly consistent reads are not needed: profiles change rarely)."""
-        if not _plausible_id(user_id):
+        if not plausible_key(user_id):
             raise NotFound("No such user.")
         try:
             record = UserRecord.get(user_id)
@@ -134,7 +124,7 @@ class UserRepository:
 
     def get_by_username(self, username: str) -> UserRecord:
         """2 sequential GetItems: the claim, then the profile it points at."""
-        if not _plausible_id(username):
+        if not plausible_key(username):
             raise NotFound("No such user.")
         try:
             claim = ClaimRecord.get(username_key(username))
@@ -160,21 +150,11 @@ class UserRepository:
             return self.get(user_id)
         try:
             record.update(actions=actions, condition=UserRecord.pk.exists() & (UserRecord.kind == "profile"))
-        except Exception as exc:
-            if _is_conditional_failure(exc):
+        except UpdateError as exc:
+            if is_condition_failure(exc):
                 raise NotFound("No such user.") from exc
             raise
         return record
 
 
-def _plausible_id(value: str) -> bool:
-    """Reject what DynamoDB would refuse as a key (empty, too long) so it is a 404, not a 500."""
-    return 0 < len(value) <= 128 and "#" not in value
-
-
-def _is_conditional_failure(exc: Exception) -> bool:
-    cause = getattr(exc, "cause_response_code", None)
-    return cause == "ConditionalCheckFailedException"
-
-
-__all__ = ["ClaimRecord", "Conflict", "UserRecord", "UserRepository", "now_iso"]
+__all__ = ["ClaimRecord", "Conflict", "UserRecord", "UserRepository"]

@@ -4,17 +4,15 @@ from __future__ import annotations
 
 from collections.abc import Callable
 
+from functions.core.clock import iso_millis
 from functions.core.errors import Unprocessable
 from functions.core.observability import logger
 from functions.users.cognito import CognitoUserPool, IssuedTokens
-from functions.users.dal import UserRecord, UserRepository, now_iso
+from functions.users.dal import UserRecord, UserRepository
 from functions.users.models import ProfileUpdate, SignUpRequest, User, UserSummary
 
 AvatarResolver = Callable[[str, str], str]
 """(caller_id, media_id) -> avatar URL; raises a DomainError when the media is not the caller's."""
-
-FollowChecker = Callable[[str, str], bool]
-"""(follower_id, followee_id) -> whether the first user follows the second (the graph domain answers)."""
 
 
 def to_user(record: UserRecord, followed_by_me: bool | None = None) -> User:
@@ -49,13 +47,11 @@ class UserService:
         *,
         auto_confirm: bool,
         resolve_avatar: AvatarResolver | None = None,
-        is_following: FollowChecker | None = None,
     ) -> None:
         self.repo = repo
         self.pool = pool
         self.auto_confirm = auto_confirm
         self.resolve_avatar = resolve_avatar
-        self.is_following = is_following
 
     def sign_up(self, request: SignUpRequest) -> UserRecord:
         """Claim name and e-mail, create the account, then the profile; undo earlier steps on failure.
@@ -77,7 +73,7 @@ class UserService:
             email=email,
             display_name=request.display_name if request.display_name is not None else request.username,
             bio="",
-            created_at=now_iso(),
+            created_at=iso_millis(),
         )
         try:
             if self.auto_confirm:
@@ -111,7 +107,7 @@ class UserService:
         email = attributes.get("email", "").lower()
         name = attributes.get("preferred_username", username)
         profile = UserRecord(
-            pk=user_id, username=name, email=email, display_name=name, bio="", created_at=now_iso()
+            pk=user_id, username=name, email=email, display_name=name, bio="", created_at=iso_millis()
         )
         self.repo.create_profile(profile, email)
         logger.info("completed profile of an interrupted sign-up", extra={"user_id": user_id})
@@ -122,23 +118,6 @@ class UserService:
 
     def get_by_username(self, username: str) -> UserRecord:
         return self.repo.get_by_username(username)
-
-    def view(self, viewer_id: str, user_id: str) -> User:
-        """The profile as ``viewer_id`` sees it, with ``followed_by_me`` (sequential GetItems: 1 + 1)."""
-        return self._as_seen_by(viewer_id, self.repo.get(user_id))
-
-    def view_by_username(self, viewer_id: str, username: str) -> User:
-        """Like ``view``, by username (sequential GetItems: 2 + 1)."""
-        return self._as_seen_by(viewer_id, self.repo.get_by_username(username))
-
-    def _as_seen_by(self, viewer_id: str, record: UserRecord) -> User:
-        # Nobody follows themselves, so the viewer's own profile needs no lookup.
-        followed = (
-            viewer_id != record.user_id
-            and self.is_following is not None
-            and self.is_following(viewer_id, record.user_id)
-        )
-        return to_user(record, followed_by_me=followed)
 
     def update_profile(self, user_id: str, update: ProfileUpdate) -> UserRecord:
         avatar_url = None

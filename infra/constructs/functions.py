@@ -20,6 +20,7 @@ from constructs import Construct
 
 from infra.constructs.auth import Auth
 from infra.constructs.nag import acknowledge, tag_spec_id
+from infra.grants import DeployedNames, ResourceRef, function_environment, function_grants
 from infra.resources import Function, ServiceSpec
 
 RUNTIME = lambda_.Runtime.PYTHON_3_13
@@ -100,12 +101,14 @@ class Functions(Construct):
         stage: str,
         auto_confirm_signup: bool,
         removal_policy: RemovalPolicy,
+        settings: dict[str, str] | None = None,
     ) -> None:
         super().__init__(scope, construct_id)
         self._spec = spec
         self._resources = resources
         self._stage = stage
         self._auto_confirm_signup = auto_confirm_signup
+        self._settings = settings or {}
         self._removal_policy = removal_policy
         self._code = code
         self._layer = lambda_.LayerVersion(
@@ -163,68 +166,52 @@ class Functions(Construct):
 
     def _environment(self, spec: Function) -> dict[str, str]:
         res = self._resources
-        env: dict[str, str] = {}
-        for table_id in dict.fromkeys(spec.reads + spec.writes):
-            env[self._spec.table(table_id).env_var] = res.tables[table_id].table_name
-        for queue_id in spec.sends_to:
-            env[self._spec.queue(queue_id).env_var] = res.queues[queue_id].queue_url
-        for bucket_spec in self._spec.buckets:
-            if bucket_spec.logical_id in spec.buckets:
-                env[bucket_spec.env_var] = res.buckets[bucket_spec.logical_id].bucket_name
-        for secret_spec in self._spec.secrets:
-            if secret_spec.logical_id in spec.secrets:
-                env[secret_spec.arn_env_var] = res.secrets[secret_spec.logical_id].secret_arn
-        if spec.cognito:
-            pool = self._spec.user_pool
-            env[pool.pool_env_var] = res.auth.user_pool.user_pool_id
-            env[pool.client_env_var] = res.auth.client.user_pool_client_id
-        if "AdminConfirmSignUp" in spec.cognito:
-            env["AUTO_CONFIRM_SIGNUP"] = "true" if self._auto_confirm_signup else "false"
-        env |= {
-            "POWERTOOLS_SERVICE_NAME": spec.name,
-            "POWERTOOLS_METRICS_NAMESPACE": METRICS_NAMESPACE,
-            "LOG_LEVEL": "INFO",
-            "STAGE": self._stage,
-        }
-        return env | dict(spec.environment)
+        names = DeployedNames(
+            tables={logical_id: table.table_name for logical_id, table in res.tables.items()},
+            queues={logical_id: queue.queue_url for logical_id, queue in res.queues.items()},
+            buckets={logical_id: bucket.bucket_name for logical_id, bucket in res.buckets.items()},
+            secrets={logical_id: secret.secret_arn for logical_id, secret in res.secrets.items()},
+            user_pool_id=res.auth.user_pool.user_pool_id,
+            user_pool_client_id=res.auth.client.user_pool_client_id,
+        )
+        return function_environment(
+            self._spec,
+            spec,
+            names,
+            stage=self._stage,
+            auto_confirm_signup=self._auto_confirm_signup,
+            settings=self._settings,
+            metrics_namespace=METRICS_NAMESPACE,
+        )
+
+    def _arn(self, ref: ResourceRef) -> str:
+        res = self._resources
+        if ref.kind == "table":
+            arn = res.tables[ref.logical_id].table_arn
+        elif ref.kind == "queue":
+            arn = res.queues[ref.logical_id].queue_arn
+        elif ref.kind == "bucket":
+            arn = res.buckets[ref.logical_id].bucket_arn
+        elif ref.kind == "secret":
+            arn = res.secrets[ref.logical_id].secret_arn
+        else:
+            arn = res.auth.user_pool.user_pool_arn
+        return f"{arn}{ref.suffix}"
 
     def _grant(self, spec: Function, fn: lambda_.Function) -> None:
-        res = self._resources
+        """One statement per declared grant (``infra/grants.py``, the same list the local IAM guard
+        enforces): actions on one table, index, queue, bucket's objects, secret or the user pool."""
         stack = Stack.of(self)
-        for table_id in spec.reads:
-            res.tables[table_id].grant_read_data(fn)
-        for table_id in spec.writes:
-            res.tables[table_id].grant_read_write_data(fn)
-        for table_id in dict.fromkeys(spec.reads + spec.writes):
-            if self._spec.table(table_id).indexes:
-                logical_id = stack.get_logical_id(res.tables[table_id].node.default_child)  # type: ignore[arg-type]
+        for grant in function_grants(self._spec, spec):
+            fn.add_to_role_policy(
+                iam.PolicyStatement(actions=list(grant.actions), resources=[self._arn(grant.resource)])
+            )
+            if grant.resource.kind == "bucket":
+                bucket = self._resources.buckets[grant.resource.logical_id]
+                logical_id = stack.get_logical_id(bucket.node.default_child)  # type: ignore[arg-type]
                 acknowledge(
                     fn.role,  # type: ignore[arg-type]
-                    f"AwsSolutions-IAM5[Resource::<{logical_id}.Arn>/index/*]",
-                    f"Queries on the indexes of the {table_id} table it is granted; scoped to that table.",
+                    f"AwsSolutions-IAM5[Resource::<{logical_id}.Arn>/*]",
+                    f"Objects are keyed per upload inside the {grant.resource.logical_id} bucket; "
+                    "access is that bucket only.",
                 )
-        for queue_id in spec.sends_to:
-            res.queues[queue_id].grant_send_messages(fn)
-        for secret_id in spec.secrets:
-            res.secrets[secret_id].grant_read(fn)
-        for bucket_id in spec.buckets:
-            bucket = res.buckets[bucket_id]
-            fn.add_to_role_policy(
-                iam.PolicyStatement(
-                    actions=["s3:GetObject", "s3:PutObject", "s3:DeleteObject"],
-                    resources=[bucket.arn_for_objects("*")],
-                )
-            )
-            logical_id = stack.get_logical_id(bucket.node.default_child)  # type: ignore[arg-type]
-            acknowledge(
-                fn.role,  # type: ignore[arg-type]
-                f"AwsSolutions-IAM5[Resource::<{logical_id}.Arn>/*]",
-                f"Objects are keyed per upload inside the {bucket_id} bucket; access is that bucket only.",
-            )
-        if spec.cognito:
-            fn.add_to_role_policy(
-                iam.PolicyStatement(
-                    actions=[f"cognito-idp:{action}" for action in spec.cognito],
-                    resources=[res.auth.user_pool.user_pool_arn],
-                )
-            )

@@ -17,8 +17,10 @@ NOT_BUILT_YET = {
     ("GET", "/search/users"),
     ("POST", "/media"),
     ("GET", "/media/{media_id}"),
+    ("POST", "/auth/logout"),
 }
-"""Contract routes with no issue yet (search and media); the note on the tracker names them."""
+"""Contract routes not built yet: search and media (their own work), and log-out, which needs Cognito's
+RevokeToken (moto 5.2.5 does not implement it, so the local cloud would need its own)."""
 
 
 def contract_routes() -> set[tuple[str, str]]:

@@ -8,7 +8,6 @@ from typing import Any
 
 import pytest
 
-from functions.core.config import get_settings
 from functions.timeline.dal import TimelineStore
 from tests.support.client import Account, Api, assert_error, sign_up_and_log_in
 
@@ -28,21 +27,19 @@ def settle(cloud: Any) -> Callable[[], None]:
 
 
 @pytest.fixture
-def timeline_settings(
-    monkeypatch: pytest.MonkeyPatch, settle: Callable[[], None]
-) -> Iterator[Callable[..., None]]:
-    """Change timeline settings for one test (env + the cached Settings), restored afterwards."""
+def timeline_settings(cloud: Any, settle: Callable[[], None]) -> Iterator[Callable[..., None]]:
+    """Change timeline tunables for one test as a deployment would (the functions that read them get
+    fresh execution environments), restored afterwards."""
+    changed: set[str] = set()
 
     def apply(**values: int) -> None:
         settle()
-        for name, value in values.items():
-            monkeypatch.setenv(name, str(value))
-        get_settings.cache_clear()
+        changed.update(values)
+        cloud.configure(**values)
 
     yield apply
     settle()
-    monkeypatch.undo()
-    get_settings.cache_clear()
+    cloud.configure(**dict.fromkeys(changed))
 
 
 def post(api: Api, who: Account, text: str) -> str:

@@ -8,7 +8,6 @@ from typing import Any
 
 import pytest
 
-from functions.core.rate_limits import Limit
 from tests.support.client import Account, Api, assert_error, sign_up_and_log_in
 
 pytestmark = pytest.mark.e2e
@@ -280,13 +279,15 @@ def test_tampered_or_foreign_cursor_is_400(api: Api, alice: Account, bob: Accoun
     assert_error(response, 400, "invalid_cursor")
 
 
-def test_posting_beyond_the_rate_limit_is_429_with_retry_after(
-    api: Api, alice: Account, monkeypatch: pytest.MonkeyPatch
-) -> None:
-    from functions.tweets.handlers.routes import service
+def test_posting_beyond_the_rate_limit_is_429_with_retry_after(api: Api, alice: Account) -> None:
+    from functions.core.rate_limits import TWEETS, RateLimitRecord, charge
 
-    # The same code path with a window of two tweets, so the test need not post 300.
-    monkeypatch.setattr(service(), "tweet_limit", Limit("tweets-test", 2, 3600))
+    # Given 298 of the window's 300 tweets already used (written where the charge counts them, so the
+    # test need not post 298 times)
+    window = charge(TWEETS, alice.user_id)
+    used = RateLimitRecord(pk=f"tweets#{alice.user_id}#{window.window_start}", expires_at=2**31)
+    used.used = TWEETS.max_count - 2
+    used.save()
     post(api, alice, "one")
     original = post(api, alice, "two")
     limited = api.post("/tweets", alice.token, json={"text": "three"})

@@ -8,6 +8,7 @@ from typing import Any
 import pytest
 from aws_cdk.assertions import Match, Template
 
+from infra.grants import function_grants
 from infra.resources import BASE_PATH, SPEC
 from tests.infrastructure.template_resources import (
     describe_spec,
@@ -137,15 +138,40 @@ def test_each_function_is_granted_only_its_own_resources(template: dict[str, Any
     failure_queues = {m.on_failure for m in SPEC.mappings if m.function == function.name and m.on_failure}
     streams = {m.source for m in SPEC.mappings if m.function == function.name and m.kind == "stream"}
     queues = {m.source for m in SPEC.mappings if m.function == function.name and m.kind == "queue"}
-    expected = {*function.reads, *function.writes, *function.sends_to, *function.buckets, *function.secrets}
+    tables = {access.table for access in function.tables}
+    expected = {*tables, *function.sends_to, *function.buckets, *function.secrets}
     assert named == expected | failure_queues | streams | queues
     writes = {"dynamodb:PutItem", "dynamodb:UpdateItem", "dynamodb:DeleteItem", "dynamodb:BatchWriteItem"}
+    writable = {access.table for access in function.tables if access.write}
     for statement in statements:
-        tables = {ids.get(i) for i in referenced_ids(statement["Resource"])}
-        if writes & set(statement["Action"]):
-            assert tables <= set(function.writes), statement
-    cognito = sorted(a for s in statements for a in s["Action"] if a.startswith("cognito-idp:"))
+        targets = {ids.get(i) for i in referenced_ids(statement["Resource"])}
+        if writes & set(_as_list(statement["Action"])):
+            assert targets <= writable, statement
+        assert "dynamodb:Scan" not in _as_list(statement["Action"]), statement
+    cognito = sorted(a for s in statements for a in _as_list(s["Action"]) if a.startswith("cognito-idp:"))
     assert cognito == sorted(f"cognito-idp:{action}" for action in function.cognito)
+
+
+@pytest.mark.parametrize("function", SPEC.functions, ids=lambda f: f.name)
+def test_each_declared_grant_is_one_statement_of_the_role(template: dict[str, Any], function: Any) -> None:
+    # The same list (infra/grants.py) is what the local IAM guard enforces.
+    statements = _policy_statements(template, function.name)
+    ids = spec_ids(template)
+    for pool_id in resources_of(template, "AWS::Cognito::UserPool"):
+        ids[pool_id] = SPEC.user_pool.logical_id
+    for grant in function_grants(SPEC, function):
+        matching = [
+            s
+            for s in statements
+            if sorted(_as_list(s["Action"])) == sorted(grant.actions)
+            and grant.resource.logical_id in {ids.get(i) for i in referenced_ids(s["Resource"])}
+            and grant.resource.suffix in json.dumps(s["Resource"])
+        ]
+        assert len(matching) == 1, (grant, statements)
+
+
+def _as_list(value: Any) -> list[Any]:
+    return value if isinstance(value, list) else [value]
 
 
 @pytest.mark.parametrize("function", SPEC.functions, ids=lambda f: f.name)
@@ -164,7 +190,7 @@ def test_every_function_runs_python_313_on_arm_with_tracing_layer_and_its_enviro
     assert env["STAGE"] == "dev"
     assert "LOG_LEVEL" in env
     for table in SPEC.tables:
-        granted = table.logical_id in function.reads + function.writes
+        granted = table.logical_id in {access.table for access in function.tables}
         assert (table.env_var in env) == granted
         if granted:
             assert env[table.env_var] == {"Ref": _cfn_id(template, table.logical_id)}

@@ -16,6 +16,7 @@ from infra.resources import (
     Route,
     ServiceSpec,
     Table,
+    TableAccess,
 )
 
 EVENTS = Table(
@@ -66,14 +67,14 @@ def variant_spec() -> ServiceSpec:
             Function(
                 name="variant-projector",
                 handler="functions.variant.handlers.projector.lambda_handler",
-                reads=("variant-events",),
+                tables=(TableAccess("variant-events", read=True),),
                 sends_to=("variant-jobs",),
             ),
             Function(
                 name="variant-worker",
                 handler="functions.variant.handlers.worker.lambda_handler",
                 timeout_seconds=30,
-                writes=("variant-events",),
+                tables=(TableAccess("variant-events", read=True, write=True),),
                 buckets=("variant-media",),
                 environment=(("EXTRA_SETTING", "on"),),
             ),

@@ -10,7 +10,7 @@ from aws_lambda_powertools.event_handler.api_gateway import Router
 from aws_lambda_powertools.event_handler.openapi.models import HTTPBearer, Server
 from aws_lambda_powertools.utilities.typing import LambdaContext
 
-from functions.core.config import get_settings
+from functions.core.config import FunctionSettings, load
 from functions.core.http import BASE_PATH, ErrorBody, api_entry_point, build_app
 from functions.docs.catalog import domain_routers
 
@@ -101,7 +101,7 @@ def _with_contract_errors(document: dict[str, Any]) -> dict[str, Any]:
 @lru_cache(maxsize=1)
 def _app() -> Any:
     app = build_app(router)
-    if get_settings().stage == "local":
+    if load(FunctionSettings).stage == "local":
         app.enable_swagger(path="/docs", title=TITLE, version=VERSION, servers=[Server(url=BASE_PATH)])
     return app
 

@@ -13,6 +13,8 @@ from functions.core.pagination import DEFAULT_LIMIT, MAX_LIMIT
 from functions.graph.dal import FollowRepository
 from functions.graph.logic import GraphService
 from functions.graph.models import FollowState, UserPage
+from functions.users.dal import UserRepository
+from functions.users.models import User
 
 router = Router()
 
@@ -24,7 +26,7 @@ Cursor = Annotated[
 
 @lru_cache(maxsize=1)
 def service() -> GraphService:
-    return GraphService(FollowRepository())
+    return GraphService(FollowRepository(), UserRepository())
 
 
 @router.post(
@@ -49,3 +51,13 @@ def followers(user_id: str, cursor: Cursor = None, limit: Limit = DEFAULT_LIMIT)
 @router.get("/users/<user_id>/following", tags=["graph"], summary="Whom the user follows, newest first")
 def following(user_id: str, cursor: Cursor = None, limit: Limit = DEFAULT_LIMIT) -> UserPage:
     return service().following(caller_id(router.current_event), user_id, cursor, limit)
+
+
+@router.get("/users/by/username/<username>", tags=["users"], summary="A profile by username (any case)")
+def get_by_username(username: str) -> User:
+    return service().view_by_username(caller_id(router.current_event), username)
+
+
+@router.get("/users/<user_id>", tags=["users"], summary="A profile by user id")
+def get_user(user_id: str) -> User:
+    return service().view(caller_id(router.current_event), user_id)

@@ -9,10 +9,9 @@ from aws_lambda_powertools.event_handler.api_gateway import Router
 from aws_lambda_powertools.event_handler.openapi.params import Body
 from aws_lambda_powertools.metrics import MetricUnit
 
-from functions.core.config import get_settings
+from functions.core.config import load
 from functions.core.identity import caller_id
 from functions.core.observability import metrics
-from functions.graph.dal import FollowRepository
 from functions.users.cognito import CognitoUserPool, IssuedTokens
 from functions.users.dal import UserRepository
 from functions.users.logic import UserService, to_user
@@ -26,18 +25,18 @@ from functions.users.models import (
     Tokens,
     User,
 )
+from functions.users.settings import UsersApiSettings
 
 router = Router()
 
 
 @lru_cache(maxsize=1)
 def service() -> UserService:
-    settings = get_settings()
+    settings = load(UsersApiSettings)
     return UserService(
         UserRepository(),
         CognitoUserPool(settings.user_pool_id, settings.user_pool_client_id),
         auto_confirm=settings.auto_confirm_signup,
-        is_following=FollowRepository().is_following,
     )
 
 
@@ -78,13 +77,3 @@ def get_me() -> User:
 def update_me(update: Annotated[ProfileUpdate, Body()]) -> User:
     record = service().update_profile(caller_id(router.current_event), update)
     return to_user(record, followed_by_me=False)
-
-
-@router.get("/users/by/username/<username>", tags=["users"], summary="A profile by username (any case)")
-def get_by_username(username: str) -> User:
-    return service().view_by_username(caller_id(router.current_event), username)
-
-
-@router.get("/users/<user_id>", tags=["users"], summary="A profile by user id")
-def get_user(user_id: str) -> User:
-    return service().view(caller_id(router.current_event), user_id)

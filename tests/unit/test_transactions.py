@@ -1,7 +1,8 @@
-"""How the graph's data layer reads transaction outcomes, with the transaction replaced by a script.
+"""The write primitive (functions.core.transactions) as the graph's data layer uses it, with PynamoDB's
+transaction replaced by a script.
 
 The real transactions run end to end in tests/e2e/test_follows.py; these tests cover what moto cannot
-produce (``TransactionConflict``) and pin the reason-by-position mapping.
+produce (``TransactionConflict``, throttling) and pin the mapping of wire-order reasons to labels.
 """
 
 from __future__ import annotations
@@ -13,8 +14,8 @@ import pytest
 from botocore.exceptions import ClientError
 from pynamodb.exceptions import CancellationReason, TransactWriteError, VerboseClientError
 
-from functions.core import rate_limits
-from functions.core.errors import NotFound, RateLimited
+from functions.core import rate_limits, transactions
+from functions.core.errors import Busy, NotFound, RateLimited
 from functions.graph import dal
 
 OK = None
@@ -62,9 +63,10 @@ class ScriptedTransaction:
 
 @pytest.fixture
 def script(monkeypatch: pytest.MonkeyPatch) -> list[TransactWriteError | None]:
-    monkeypatch.setattr(dal, "TransactWrite", ScriptedTransaction)
-    monkeypatch.setattr(dal, "_connection", lambda: None)
-    monkeypatch.setattr(dal, "_CONFLICT_BACKOFF", replace(dal._CONFLICT_BACKOFF, sleep=lambda _: None))
+    monkeypatch.setattr(transactions, "TransactWrite", ScriptedTransaction)
+    monkeypatch.setattr(transactions, "connection", lambda: None)
+    no_sleep = replace(transactions.DEFAULT_BACKOFF, sleep=lambda _: None)
+    monkeypatch.setattr(transactions.transact, "__kwdefaults__", {"backoff": no_sleep})
     ScriptedTransaction.script = []
     ScriptedTransaction.attempts = []
     return ScriptedTransaction.script
@@ -97,7 +99,7 @@ def test_unfollow_deletes_edge_and_both_counters_in_one_transaction(script: list
         ((OK, FAIL, OK, FAIL), NotFound),  # unknown user beats the limit
     ],
 )
-def test_follow_reads_cancellation_reasons_by_position(
+def test_follow_maps_cancellation_reasons_to_its_items(
     script: list[Any], reasons: tuple[str | None, ...], outcome: Any
 ) -> None:
     script.append(cancelled(*reasons))
@@ -124,7 +126,7 @@ def test_rate_limited_follow_says_when_to_retry(script: list[Any]) -> None:
         ((OK, OK, FAIL), NotFound),
     ],
 )
-def test_unfollow_reads_cancellation_reasons_by_position(
+def test_unfollow_maps_cancellation_reasons_to_its_items(
     script: list[Any], reasons: tuple[str | None, ...], outcome: Any
 ) -> None:
     script.append(cancelled(*reasons))
@@ -146,16 +148,23 @@ def test_a_conflict_then_a_repeat_is_a_repeat(script: list[Any]) -> None:
     assert dal.FollowRepository().follow("alice", "bob", quota()) is False
 
 
-def test_a_conflict_that_never_clears_is_raised(script: list[Any]) -> None:
+def test_a_conflict_that_never_clears_is_busy_429_with_retry_after(script: list[Any]) -> None:
     script += [cancelled(OK, CONFLICT, OK, OK) for _ in range(10)]
-    with pytest.raises(TransactWriteError):
+    with pytest.raises(Busy) as caught:
         dal.FollowRepository().follow("alice", "bob", quota())
-    assert len(ScriptedTransaction.attempts) == dal._CONFLICT_BACKOFF.attempts == 5
+    assert len(ScriptedTransaction.attempts) == transactions.DEFAULT_BACKOFF.attempts == 5
+    assert (caught.value.status, caught.value.code, caught.value.retry_after_seconds) == (429, "busy", 1)
+
+
+def test_a_throttled_transaction_is_retried(script: list[Any]) -> None:
+    script += [cancelled(OK, "ThrottlingError", OK, OK), None]
+    assert dal.FollowRepository().unfollow("alice", "bob") is True
+    assert len(ScriptedTransaction.attempts) == 2
 
 
 def test_other_failures_are_not_mistaken_for_outcomes(script: list[Any]) -> None:
     script.append(cancelled(OK, "ValidationError", OK, OK))
-    with pytest.raises(TransactWriteError):
+    with pytest.raises(RuntimeError):
         dal.FollowRepository().follow("alice", "bob", quota())
     plain = TransactWriteError(
         "boom", ClientError({"Error": {"Code": "InternalServerError"}}, "TransactWriteItems")
@@ -185,3 +194,14 @@ def test_follow_items_carry_what_the_fan_out_needs() -> None:
     assert len(edge.follow_seq) == 26 and edge.created_at.endswith("Z")
     assert edge.created_at[:19] <= later.created_at[:19]
     assert edge.follow_seq != later.follow_seq
+
+
+def test_labels_follow_the_wire_order_not_the_order_items_were_added(script: list[Any]) -> None:
+    # PynamoDB sends condition checks, deletes, puts, then updates: an update added first is still last.
+    def build(tx: transactions.Transaction) -> None:
+        tx.update("counter", dal.UserRecord(pk="bob"), [dal.UserRecord.follower_count.add(1)])
+        tx.put("edge", dal.new_follow("alice", "bob"))
+        tx.delete("old", dal.FollowRecord(follower_id="alice", followee_id="carol"))
+
+    script.append(cancelled(OK, FAIL, OK))  # wire order: delete old, put edge, update counter
+    assert transactions.transact(build) == {"edge"}

@@ -1,0 +1,15 @@
+"""Settings of the timeline functions (API, fan-out dispatcher and worker)."""
+
+from __future__ import annotations
+
+from pydantic import Field
+
+from functions.core.config import FunctionSettings
+
+
+class TimelineSettings(FunctionSettings):
+    """Tunables of the hybrid fan-out; the tables come through the data layers' ``FromEnv``."""
+
+    celebrity_follower_threshold: int = Field(default=10_000, ge=1, alias="CELEBRITY_FOLLOWER_THRESHOLD")
+    timeline_max_items: int = Field(default=800, ge=1, alias="TIMELINE_MAX_ITEMS")
+    inactive_after_days: int = Field(default=30, ge=1, alias="INACTIVE_AFTER_DAYS")

@@ -1,0 +1,161 @@
+"""What each function may call and what it sees: its IAM grants and its environment.
+
+Both are computed here, from the resource definition (``infra/resources.py``), by pure functions that
+the CDK stack and the local runtime share:
+
+- ``function_grants`` turns a function's declared access into IAM statements (actions on resources
+  named by logical id). CDK resolves the names to ARN tokens and attaches one statement per grant; the
+  local cloud resolves them to its own ARNs and its IAM guard (``local_cloud/iam.py``) refuses every call
+  no statement allows, with ``AccessDeniedException`` as AWS does.
+- ``function_environment`` gives the function exactly the variables of what it is granted: a table it
+  has no grant on has no name in its environment, on AWS and locally alike.
+
+Importable without aws-cdk-lib (the local runtime and the tests use it).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from typing import Literal
+
+from infra.resources import Function, ServiceSpec
+
+ResourceKind = Literal["table", "queue", "bucket", "secret", "user_pool"]
+
+TABLE_READ = ("dynamodb:GetItem", "dynamodb:BatchGetItem", "dynamodb:Query", "dynamodb:ConditionCheckItem")
+"""Reads of a table's own items. No Scan: no access pattern of the service needs one."""
+TABLE_WRITE = ("dynamodb:PutItem", "dynamodb:UpdateItem", "dynamodb:DeleteItem", "dynamodb:BatchWriteItem")
+INDEX_QUERY = ("dynamodb:Query",)
+QUEUE_SEND = ("sqs:SendMessage",)
+"""SendMessageBatch is authorised as sqs:SendMessage."""
+BUCKET_OBJECTS = ("s3:GetObject", "s3:PutObject", "s3:DeleteObject")
+SECRET_READ = ("secretsmanager:GetSecretValue",)
+
+COGNITO_UNAUTHENTICATED = frozenset(
+    {
+        "SignUp",
+        "ConfirmSignUp",
+        "InitiateAuth",
+        "RespondToAuthChallenge",
+        "ResendConfirmationCode",
+        "ForgotPassword",
+        "ConfirmForgotPassword",
+        "GetUser",
+        "GlobalSignOut",
+        "RevokeToken",
+        "ChangePassword",
+    }
+)
+"""Cognito user pool operations that AWS authorises by the pool client or token, not by IAM: a grant
+for them would be a no-op on AWS, so the definition lists none and the local guard lets them through."""
+
+
+@dataclass(frozen=True)
+class ResourceRef:
+    """A resource of the definition by logical id; ``suffix`` narrows it (``/index/<name>``, ``/*``)."""
+
+    kind: ResourceKind
+    logical_id: str
+    suffix: str = ""
+
+
+@dataclass(frozen=True)
+class Grant:
+    """One declared permission: removing it from the definition takes ``actions`` on ``resource`` away."""
+
+    name: str
+    """Unique within the function, e.g. ``tweets:write`` or ``tweets/index/by_author:query``."""
+    actions: tuple[str, ...]
+    resource: ResourceRef
+
+
+def function_grants(spec: ServiceSpec, fn: Function) -> tuple[Grant, ...]:
+    """Every permission ``fn`` declares, one Grant per declared item (table flag, index, queue, ...)."""
+    grants: list[Grant] = []
+    for access in fn.tables:
+        spec.table(access.table)  # unknown ids fail here, not at deploy time
+        table = ResourceRef("table", access.table)
+        if access.read:
+            grants.append(Grant(f"{access.table}:read", TABLE_READ, table))
+        if access.write:
+            grants.append(Grant(f"{access.table}:write", TABLE_WRITE, table))
+        known = {index.name for index in spec.table(access.table).indexes}
+        for index in access.indexes:
+            if index not in known:
+                raise KeyError(f"{fn.name}: table {access.table} has no index {index}")
+            ref = ResourceRef("table", access.table, f"/index/{index}")
+            grants.append(Grant(f"{access.table}/index/{index}:query", INDEX_QUERY, ref))
+    for queue_id in fn.sends_to:
+        spec.queue(queue_id)
+        grants.append(Grant(f"{queue_id}:send", QUEUE_SEND, ResourceRef("queue", queue_id)))
+    for bucket_id in fn.buckets:
+        grants.append(Grant(f"{bucket_id}:objects", BUCKET_OBJECTS, ResourceRef("bucket", bucket_id, "/*")))
+    for secret_id in fn.secrets:
+        grants.append(Grant(f"{secret_id}:read", SECRET_READ, ResourceRef("secret", secret_id)))
+    for action in fn.cognito:
+        if action in COGNITO_UNAUTHENTICATED:
+            raise ValueError(f"{fn.name}: cognito-idp:{action} is not authorised by IAM; do not grant it")
+        ref = ResourceRef("user_pool", spec.user_pool.logical_id)
+        grants.append(Grant(f"cognito:{action}", (f"cognito-idp:{action}",), ref))
+    names = [grant.name for grant in grants]
+    if len(names) != len(set(names)):
+        raise ValueError(f"{fn.name}: a grant is declared twice: {names}")
+    return tuple(grants)
+
+
+@dataclass(frozen=True)
+class DeployedNames:
+    """Physical names of the definition's resources where the functions run (tokens in CDK)."""
+
+    tables: Mapping[str, str]
+    queues: Mapping[str, str]
+    """Queue URLs."""
+    buckets: Mapping[str, str] = field(default_factory=dict)
+    secrets: Mapping[str, str] = field(default_factory=dict)
+    """Secret ARNs on AWS; locally the generated values themselves (see ``inline_secrets``)."""
+    user_pool_id: str = ""
+    user_pool_client_id: str = ""
+    inline_secrets: bool = False
+    """Locally a secret's value is handed over in its ``local_env_var`` (no Secrets Manager round trip)."""
+
+
+def function_environment(
+    spec: ServiceSpec,
+    fn: Function,
+    names: DeployedNames,
+    *,
+    stage: str,
+    auto_confirm_signup: bool,
+    settings: Mapping[str, str] = {},
+    metrics_namespace: str = "Chirp",
+) -> dict[str, str]:
+    """The environment of ``fn``: the names of what it is granted, the settings it declares (only
+    those configured; its settings model holds the defaults), and the Powertools service settings."""
+    env: dict[str, str] = {}
+    for access in fn.tables:
+        env[spec.table(access.table).env_var] = names.tables[access.table]
+    for queue_id in fn.sends_to:
+        env[spec.queue(queue_id).env_var] = names.queues[queue_id]
+    for bucket in spec.buckets:
+        if bucket.logical_id in fn.buckets:
+            env[bucket.env_var] = names.buckets[bucket.logical_id]
+    for secret in spec.secrets:
+        if secret.logical_id in fn.secrets:
+            variable = secret.local_env_var if names.inline_secrets else secret.arn_env_var
+            env[variable] = names.secrets[secret.logical_id]
+    if fn.cognito:
+        env[spec.user_pool.pool_env_var] = names.user_pool_id
+        env[spec.user_pool.client_env_var] = names.user_pool_client_id
+    if "AdminConfirmSignUp" in fn.cognito:
+        env["AUTO_CONFIRM_SIGNUP"] = "true" if auto_confirm_signup else "false"
+    for name in fn.settings:
+        if name in settings:
+            env[name] = settings[name]
+    env |= {
+        "POWERTOOLS_SERVICE_NAME": fn.name,
+        "POWERTOOLS_METRICS_NAMESPACE": metrics_namespace,
+        "LOG_LEVEL": "INFO",
+        "STAGE": stage,
+    }
+    return env | dict(fn.environment)

@@ -1,0 +1,68 @@
+"""One function's execution environment: a process of its own, as a Lambda execution environment is.
+
+Started by ``local_cloud.lambda_runtime.FunctionProcess`` with exactly the function's environment
+(``infra.grants.function_environment`` plus what the Lambda runtime and the local endpoint add), it
+installs the IAM guard with the function's grants, imports the handler on the first invocation (a cold
+start) and then serves invocations one at a time over the socket it was handed. Messages are JSON, one
+per ``multiprocessing.connection`` frame:
+
+- ``{"op": "init", "function": ..., "handler": ..., "statements": [...], "region": ...}`` (first)
+- ``{"op": "invoke", "event": ..., "context": {...}}`` -> ``{"result": ...}`` or ``{"error": {...}}``
+- ``{"op": "usage"}`` -> ``{"used": [grant names], "denied": [[action, resource], ...]}``
+
+The process ends when the socket closes (its parent stopped or recycled it).
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import socket
+import sys
+import traceback
+from multiprocessing.connection import Connection
+from typing import Any
+
+from local_cloud.iam import IamGuard, Statement
+from local_cloud.lambda_runtime import LocalLambdaContext, resolve_handler
+
+
+def serve(conn: Connection) -> None:
+    """Answer ``init`` (the handler and the guard's statements), then invocations until EOF."""
+    try:
+        init: dict[str, Any] = json.loads(conn.recv_bytes())
+    except (EOFError, OSError):
+        return
+    guard = IamGuard(init["function"], [Statement(**s) for s in init["statements"]], region=init["region"])
+    guard.install()
+    dotted = str(init["handler"])
+    handler = None
+    while True:
+        try:
+            message: dict[str, Any] = json.loads(conn.recv_bytes())
+        except (EOFError, OSError):
+            return
+        if message["op"] == "usage":
+            conn.send_bytes(json.dumps({"used": sorted(guard.used), "denied": guard.denied}).encode())
+            continue
+        context = LocalLambdaContext(**message["context"])
+        try:
+            if handler is None:
+                handler = resolve_handler(dotted)
+            reply: dict[str, Any] = {"result": handler(message["event"], context)}
+        except Exception as exc:  # noqa: BLE001 - reported to the caller as Lambda reports a function error
+            trace = traceback.format_exc()
+            print(trace, file=sys.stderr, flush=True)  # the function's log, as CloudWatch would hold it
+            reply = {"error": {"type": type(exc).__name__, "message": str(exc), "trace": trace}}
+        conn.send_bytes(json.dumps(reply, default=str).encode())
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__)
+    parser.add_argument("--fd", type=int, required=True, help="the socket to the local cloud")
+    args = parser.parse_args()
+    serve(Connection(socket.socket(fileno=args.fd).detach()))
+
+
+if __name__ == "__main__":
+    main()
