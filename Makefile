@@ -10,7 +10,7 @@ STAMP := $(VENV)/.installed-$(REQ_HASH)
 export JSII_SILENCE_WARNING_END_OF_LIFE_NODE_VERSION := 20
 export PIP_DISABLE_PIP_VERSION_CHECK := 1
 
-.PHONY: install dev test lint format build synth deploy bench redrive clean
+.PHONY: install dev test test-vanilla lint format build synth deploy bench redrive clean
 
 $(STAMP): requirements.txt requirements-dev.txt
 	@test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
@@ -30,6 +30,10 @@ dev: install
 ## make test: unit, integration, end-to-end and infrastructure tests
 test: install
 	$(BIN)/python -m pytest
+
+## make test-vanilla: integration, end-to-end and local-cloud tests on moto without the local speed-ups
+test-vanilla: install
+	LOCAL_CLOUD_MOTO_SPEEDUPS=off $(BIN)/python -m pytest tests/e2e tests/integration tests/local_cloud
 
 lint: install
 	$(BIN)/ruff check .

@@ -65,7 +65,7 @@ def install_patches() -> None:
     if _originals:
         return
     _install_lock()
-    moto_speedups.install()
+    moto_speedups.install()  # none with LOCAL_CLOUD_MOTO_SPEEDUPS=off: the bench then measures vanilla moto
 
 
 def uninstall_patches() -> None:

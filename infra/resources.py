@@ -300,6 +300,8 @@ _COGNITO_ADMIN = ("AdminConfirmSignUp", "AdminDeleteUser", "AdminGetUser")
 """SignUp and InitiateAuth are called too, but Cognito authorises them by the app client, not IAM."""
 
 
+# Powertools idempotency needs only writes: a repeat's PutItem fails its condition and returns the stored
+# record (ReturnValuesOnConditionCheckFailure), so no GetItem follows.
 def _t(table: str, *flags: str, indexes: tuple[str, ...] = ()) -> TableAccess:
     return TableAccess(table, read="read" in flags, write="write" in flags, indexes=indexes)
 
@@ -340,7 +342,6 @@ FUNCTIONS: tuple[Function, ...] = (
             _t("tweets", "write"),
             _t("engagements", "read", "write"),
             _t("users", "write"),
-            _t("idempotency", "read", "write"),
         ),
         timeout_seconds=60,
     ),
@@ -350,7 +351,7 @@ FUNCTIONS: tuple[Function, ...] = (
         settings_model="functions.timeline.settings.TimelineSettings",
         tables=(
             _t("tweets", "read", indexes=("by_author",)),
-            _t("follows", "read", indexes=("by_follow_time",)),
+            _t("follows", indexes=("by_follow_time",)),
             _t("engagements", "read"),
             _t("users", "read"),
             _t("timelines", "read", "write"),
@@ -365,9 +366,9 @@ FUNCTIONS: tuple[Function, ...] = (
         tables=(
             _t("follows", indexes=("by_followee",)),
             _t("users", "read"),
-            _t("tweets", indexes=("by_author",)),
+            _t("tweets", "read", indexes=("by_author",)),
             _t("timelines", "read", "write"),
-            _t("idempotency", "read", "write"),
+            _t("idempotency", "write"),
         ),
         sends_to=("fanout",),
         timeout_seconds=60,
@@ -377,7 +378,7 @@ FUNCTIONS: tuple[Function, ...] = (
         name="fanout-worker",
         handler="functions.timeline.handlers.worker.lambda_handler",
         settings_model="functions.timeline.settings.TimelineSettings",
-        tables=(_t("timelines", "read", "write"), _t("idempotency", "read", "write")),
+        tables=(_t("timelines", "read", "write"), _t("idempotency", "write")),
         timeout_seconds=30,
         settings=_TIMELINE_TUNABLES,
     ),

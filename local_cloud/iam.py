@@ -168,6 +168,11 @@ class IamGuard:
         service = service_model.signing_name or service_model.endpoint_prefix
         self.check(str(service), str(model.name), params)
 
+    def attach(self, client: Any) -> Any:
+        """Guard one botocore client (tests that run a function's code in their own process)."""
+        client.meta.events.register("before-parameter-build", self._on_parameter_build)
+        return client
+
     def install(self) -> None:
         """Put the guard on every botocore session created in this process from now on, and so on all
         their clients (call it before the function's code runs: its sessions and clients are made

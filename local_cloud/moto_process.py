@@ -8,7 +8,7 @@ gets its own moto state, where before every server in a process shared one.
 
 What runs here:
 - moto's WSGI app behind waitress, one request at a time inside a ``RequestGate``;
-- the local speed-ups of moto (``local_cloud/moto_speedups.py``);
+- the local speed-ups of moto (``local_cloud/moto_speedups.py``), unless ``LOCAL_CLOUD_MOTO_SPEEDUPS=off``;
 - housekeeping: pruning DynamoDB Streams shard iterators moto never expires;
 - control routes under ``/_local/`` for what needs moto's in-memory state: snapshot save and load
   (``local_cloud/persistence.py``) and the pruning itself.
@@ -172,7 +172,11 @@ class MotoServer:
             elif route == "status":
                 from local_cloud import moto_speedups
 
-                result = {"pid": os.getpid(), "speedups": moto_speedups.installed()}
+                result = {
+                    "pid": os.getpid(),
+                    "speedups": moto_speedups.installed(),
+                    "patched": moto_speedups.patched_symbols(),
+                }
             elif route == "prune-shard-iterators":
                 keep = int(body.get("keep", KEEP_SHARD_ITERATORS))
                 result = {"removed": prune_shard_iterators(self.gate, keep)}
@@ -208,7 +212,9 @@ def main(argv: list[str] | None = None) -> int:
 
     from local_cloud import moto_speedups
 
-    moto_speedups.install()  # safe: the gate serialises every request
+    # Safe: the gate serialises every request. Patches nothing when switched off; on a moto it was not
+    # checked against it raises here, before READY, so the local cloud fails at start, saying why.
+    moto_speedups.install()
     server = MotoServer(args.host, args.port).start()
     stop = threading.Event()
     if args.housekeeping_seconds > 0:

@@ -28,6 +28,19 @@ listing) and of a handler's methods (``inspect``) are computed once, not on ever
 All rely on moto's requests being serialised: the local cloud's request gate and the bench's lock
 ensure it. No library offers this (it is about moto's internals), hence the hand-written patch; it is
 checked against moto's own results by the tests, and ``uninstall`` restores moto exactly.
+
+Containment, because every patch replaces a private part of moto:
+
+- **Version guard.** ``install`` refuses (``UnsupportedMotoError``) any moto but
+  ``SUPPORTED_MOTO_VERSION``, the version the equivalence tests (tests/local_cloud/test_moto_speedups.py)
+  last passed on and requirements-dev.txt pins. Before patching it also checks that every moto symbol
+  it replaces or relies on still exists with the parameters the patches expect, so a refactor inside
+  moto fails at start rather than misbehaving later. To move to another moto: set the constant to it,
+  run those tests, and keep the change only if they pass.
+- **Switch.** ``LOCAL_CLOUD_MOTO_SPEEDUPS=off`` (default ``on``) makes ``install`` patch nothing, so the
+  local cloud's moto process and the bench run vanilla moto: to tell a speed-up's bug from the
+  service's, or to run on a moto the guard refuses. ``make test-vanilla`` runs the integration,
+  end-to-end and local-cloud tests that way. ``enabled`` is the one place the variable is read.
 """
 
 from __future__ import annotations
@@ -38,13 +51,164 @@ import copy
 import functools
 import inspect
 import json
+import os
 import threading
 import uuid
 from decimal import Decimal
+from pathlib import Path
 from typing import Any
+
+SUPPORTED_MOTO_VERSION = "5.2.5"
+"""The one moto version the speed-ups install on: the one their equivalence tests passed on."""
+
+SWITCH = "LOCAL_CLOUD_MOTO_SPEEDUPS"
+"""Environment variable: ``on`` (default) or ``off`` (vanilla moto, nothing patched)."""
+
+_REPLACED: tuple[tuple[str, str, tuple[str, ...] | None], ...] = (
+    # (module, attribute, the parameters the replacement assumes; None: not a function)
+    ("moto.dynamodb.models", "DynamoDBBackend.transact_write_items", ("self", "transact_items")),
+    (
+        "moto.dynamodb.models.table",
+        "Table.query",
+        (
+            "self",
+            "hash_key",
+            "range_comparison",
+            "range_objs",
+            "limit",
+            "exclusive_start_key",
+            "scan_index_forward",
+            "projection_expressions",
+            "index_name",
+            "consistent_read",
+            "filter_expression",
+            "hash_key_conditions",
+            "range_key_conditions",
+            "filter_kwargs",
+        ),
+    ),
+    ("moto.core.responses", "ActionResult.execute_result", ("self", "context")),
+    ("moto.dynamodb.models.dynamo_type", "Item.__init__", ("self", "hash_key", "range_key", "attrs")),
+    ("moto.dynamodb.responses", "DynamoHandler.parse_parameters", ("self", "request")),
+    ("moto.backends", "list_of_moto_modules", ()),
+    ("moto.core.responses", "method_names_from_class", ("clazz",)),
+    ("moto.dynamodb.models.dynamo_type", "DynamoType.size", ("self",)),
+    ("moto.dynamodb.models.dynamo_type", "DynamoType.cast_value", None),
+    ("moto.dynamodb.models.dynamo_type", "Item.project", ("self", "projection_expressions")),
+    ("moto.dynamodb.models.utilities", "dynamo_to_dict", ("obj",)),
+    ("moto.dynamodb.responses", "dynamo_to_dict", ("obj",)),
+)
+"""Every moto symbol ``install`` replaces."""
+
+_RELIED_ON: tuple[tuple[str, str], ...] = (
+    # Swapped for the length of one call: moto must still copy through its ``copy`` module global.
+    ("moto.dynamodb.models", "copy"),
+    ("moto.dynamodb.models.table", "copy"),
+    # Read or called by the replacements.
+    ("moto.dynamodb.models.table", "Table.all_items"),
+    ("moto.dynamodb.models.table", "Table.all_indexes"),
+    ("moto.dynamodb.models.table", "Table.get_item"),
+    ("moto.dynamodb.models.dynamo_type", "DynamoType"),
+    ("moto.dynamodb.models.dynamo_type", "LimitedSizeDict"),
+    ("moto.dynamodb.models.utilities", "bytesize"),
+    ("moto.dynamodb.exceptions", "ItemSizeTooLarge"),
+    ("moto.dynamodb.responses", "DynamoHandler._get_action"),
+)
+"""moto symbols the patches read or call without replacing them."""
+
+_INHERITED = object()
+"""Recorded for an attribute a class inherits: uninstalling deletes the override instead of setting it."""
 
 _originals: list[tuple[Any, str, Any]] = []
 _lock = threading.Lock()
+
+
+class UnsupportedMotoError(RuntimeError):
+    """The installed moto is not the one the speed-ups were checked against."""
+
+
+def enabled() -> bool:
+    """Whether the speed-ups are switched on (``LOCAL_CLOUD_MOTO_SPEEDUPS``, default ``on``)."""
+    value = os.environ.get(SWITCH, "on").strip().lower() or "on"
+    if value not in ("on", "off"):
+        raise ValueError(f"{SWITCH}={value!r}: expected 'on' (the default) or 'off' (vanilla moto)")
+    return value == "on"
+
+
+def _moto_version() -> str:
+    import moto
+
+    return str(moto.__version__)
+
+
+def _resolve(module: str, path: str) -> Any:
+    """The object at ``module``.``path`` (class attributes as stored: a property, not its value)."""
+    import importlib
+
+    owner: Any = importlib.import_module(module)
+    for part in path.split("."):
+        owner = inspect.getattr_static(owner, part)
+    return owner
+
+
+def check_supported() -> None:
+    """Raise ``UnsupportedMotoError`` unless the installed moto is the one the speed-ups were tested
+    on and has every symbol they patch or rely on, with the parameters they expect."""
+    found = _moto_version()
+    if found != SUPPORTED_MOTO_VERSION:
+        raise UnsupportedMotoError(
+            f"local_cloud.moto_speedups supports moto {SUPPORTED_MOTO_VERSION} only, found moto {found}: "
+            f"its patches replace moto internals that may have changed. Either run on vanilla moto "
+            f"({SWITCH}=off), or set SUPPORTED_MOTO_VERSION = {found!r} in local_cloud/moto_speedups.py "
+            f"and run tests/local_cloud/test_moto_speedups.py, keeping the change only if they pass."
+        )
+    problems: list[str] = []
+    for module, path, parameters in _REPLACED:
+        try:
+            target = _resolve(module, path)
+        except (ImportError, AttributeError):
+            problems.append(f"{module}.{path} is missing")
+            continue
+        if parameters is not None:
+            actual = tuple(inspect.signature(target).parameters)
+            if actual != parameters:
+                problems.append(f"{module}.{path} takes {actual}, the patch expects {parameters}")
+    for module, path in _RELIED_ON:
+        try:
+            target = _resolve(module, path)
+        except (ImportError, AttributeError):
+            problems.append(f"{module}.{path} is missing")
+            continue
+        if path == "copy" and target is not copy:
+            problems.append(f"{module}.copy is not the copy module")
+    if problems:
+        raise UnsupportedMotoError(
+            f"moto {found} does not have what local_cloud.moto_speedups patches: {'; '.join(problems)}. "
+            f"Run with {SWITCH}=off, or update the patches and run tests/local_cloud/test_moto_speedups.py."
+        )
+
+
+def _replace(owner: Any, name: str, replacement: Any) -> None:
+    _originals.append((owner, name, vars(owner).get(name, _INHERITED)))
+    setattr(owner, name, replacement)
+
+
+def _moto_own(value: Any) -> bool:
+    """Whether ``value`` (a function or property) is moto's code."""
+    import moto
+
+    function = value.fget if isinstance(value, property) else value
+    code = getattr(function, "__code__", None)  # functools.cache's wrapper has none: not moto's
+    return code is not None and Path(code.co_filename).is_relative_to(Path(moto.__file__).parent)
+
+
+def patched_symbols() -> list[str]:
+    """The symbols the speed-ups replace that are not moto's own code right now.
+
+    Judged from where each object's code lives, not from this module's records of what it did: an
+    independent check that the switch off (or ``uninstall``) leaves moto as moto ships it.
+    """
+    return [f"{module}.{path}" for module, path, _ in _REPLACED if not _moto_own(_resolve(module, path))]
 
 
 class _NoTableCopy:
@@ -93,8 +257,7 @@ def _install_cheap_rollback() -> None:
         finally:
             models.copy = copy  # type: ignore[assignment]
 
-    _originals.append((DynamoDBBackend, "transact_write_items", original))
-    DynamoDBBackend.transact_write_items = transact_write_items  # type: ignore[method-assign]
+    _replace(DynamoDBBackend, "transact_write_items", transact_write_items)
 
 
 class _ShallowResultCopy:
@@ -165,8 +328,7 @@ def _install_partition_query() -> None:
             table_module.copy = copy  # type: ignore[assignment]
             del self.all_items
 
-    _originals.append((Table, "query", original))
-    Table.query = query  # type: ignore[method-assign]
+    _replace(Table, "query", query)
 
 
 _ITEM_SIZE_LIMIT = 405000
@@ -214,16 +376,13 @@ def _install_plain_json_responses() -> None:
             return 200, headers, body
         return original(self, context)
 
-    _originals.append((ActionResult, "execute_result", original))
-    ActionResult.execute_result = execute_result  # type: ignore[method-assign]
+    _replace(ActionResult, "execute_result", execute_result)
 
 
 def _install_single_size_check() -> None:
     from moto.dynamodb.exceptions import ItemSizeTooLarge
     from moto.dynamodb.models.dynamo_type import DynamoType, Item, LimitedSizeDict
     from moto.dynamodb.models.utilities import bytesize
-
-    original = Item.__init__
 
     def __init__(self: Any, hash_key: Any, range_key: Any, attrs: dict[str, Any]) -> None:
         # moto's LimitedSizeDict re-sums every attribute on each insert (quadratic in the attributes);
@@ -240,8 +399,7 @@ def _install_single_size_check() -> None:
             raise ItemSizeTooLarge
         self.attrs = built
 
-    _originals.append((Item, "__init__", original))
-    Item.__init__ = __init__  # type: ignore[method-assign]
+    _replace(Item, "__init__", __init__)
 
 
 def _install_plain_json_requests() -> None:
@@ -263,8 +421,7 @@ def _install_plain_json_requests() -> None:
                         return
         original(self, request)
 
-    _originals.append((DynamoHandler, "parse_parameters", original))
-    DynamoHandler.parse_parameters = parse_parameters  # type: ignore[method-assign]
+    _replace(DynamoHandler, "parse_parameters", parse_parameters)
 
 
 def _install_scalar_fast_paths() -> None:
@@ -292,10 +449,8 @@ def _install_scalar_fast_paths() -> None:
             return Decimal(self.value)
         return original_cast.fget(self)
 
-    _originals.append((DynamoType, "size", original_size))
-    _originals.append((DynamoType, "cast_value", original_cast))
-    DynamoType.size = size  # type: ignore[method-assign]
-    DynamoType.cast_value = property(cast_value)  # type: ignore[assignment, method-assign]
+    _replace(DynamoType, "size", size)
+    _replace(DynamoType, "cast_value", property(cast_value))
 
 
 def _install_top_level_projection() -> None:
@@ -327,8 +482,7 @@ def _install_top_level_projection() -> None:
                 return original(self, projection_expressions)
         return Item(hash_key=self.hash_key, range_key=self.range_key, attrs=attrs)
 
-    _originals.append((Item, "project", original))
-    Item.project = project  # type: ignore[method-assign]
+    _replace(Item, "project", project)
 
 
 def _install_plain_result_walk() -> None:
@@ -351,8 +505,7 @@ def _install_plain_result_walk() -> None:
         return original(obj)
 
     for module in (utilities, responses):
-        _originals.append((module, "dynamo_to_dict", original))
-        module.dynamo_to_dict = dynamo_to_dict  # type: ignore[attr-defined]
+        _replace(module, "dynamo_to_dict", dynamo_to_dict)
 
 
 def _install_request_dispatch_caches() -> None:
@@ -362,13 +515,10 @@ def _install_request_dispatch_caches() -> None:
     # Every request asked the file system which backends moto has (a listdir and ~150 stats, twice)
     # and asked ``inspect`` which methods its response class has. Neither changes while running.
     modules = tuple(backends.list_of_moto_modules())
-    original_modules = backends.list_of_moto_modules
-    _originals.append((backends, "list_of_moto_modules", original_modules))
-    backends.list_of_moto_modules = lambda: iter(modules)  # type: ignore[assignment]
-
-    original_names = core_responses.method_names_from_class
-    _originals.append((core_responses, "method_names_from_class", original_names))
-    core_responses.method_names_from_class = functools.cache(original_names)
+    _replace(backends, "list_of_moto_modules", lambda: iter(modules))
+    _replace(
+        core_responses, "method_names_from_class", functools.cache(core_responses.method_names_from_class)
+    )
 
 
 def _every_item(table: Any) -> list[Any]:
@@ -409,20 +559,28 @@ def _restore(table: Any, hash_key: Any, range_key: Any, item: Any) -> None:
         table.items[hash_key][range_key] = item
 
 
-def install() -> None:
-    """Apply every speed-up (idempotent)."""
+def install() -> bool:
+    """Apply every speed-up unless ``LOCAL_CLOUD_MOTO_SPEEDUPS=off`` (idempotent); return whether they
+    are in place. Raises ``UnsupportedMotoError``, before patching anything, on a moto they were not
+    checked against."""
     with _lock:
-        if _originals:
-            return
-        _install_cheap_rollback()
-        _install_partition_query()
-        _install_plain_json_responses()
-        _install_single_size_check()
-        _install_plain_json_requests()
-        _install_request_dispatch_caches()
-        _install_scalar_fast_paths()
-        _install_top_level_projection()
-        _install_plain_result_walk()
+        if _originals or not enabled():
+            return bool(_originals)
+        check_supported()
+        try:
+            _install_cheap_rollback()
+            _install_partition_query()
+            _install_plain_json_responses()
+            _install_single_size_check()
+            _install_plain_json_requests()
+            _install_request_dispatch_caches()
+            _install_scalar_fast_paths()
+            _install_top_level_projection()
+            _install_plain_result_walk()
+        except BaseException:
+            _restore_all()
+            raise
+        return True
 
 
 def installed() -> bool:
@@ -432,6 +590,13 @@ def installed() -> bool:
 def uninstall() -> None:
     """Restore moto's own methods."""
     with _lock:
-        while _originals:
-            owner, name, original = _originals.pop()
+        _restore_all()
+
+
+def _restore_all() -> None:
+    while _originals:
+        owner, name, original = _originals.pop()
+        if original is _INHERITED:
+            delattr(owner, name)
+        else:
             setattr(owner, name, original)

@@ -1,13 +1,18 @@
 """The local cloud's moto speed-ups change how fast moto answers, never what it answers.
 
 The speed-ups run in the moto process the local cloud starts; here they are compared with moto's own
-code in this process (``mock_aws``), switching them off and on between two identical runs.
+code in this process (``mock_aws``), switching them off and on between two identical runs. Those
+comparisons turn the speed-ups on for their own length whatever ``LOCAL_CLOUD_MOTO_SPEEDUPS`` says (they
+are the oracle for the speed-ups, so ``make test-vanilla`` runs them too), and leave moto as they found it.
+Also here: the version guard, and the switch that runs vanilla moto.
 """
 
 from __future__ import annotations
 
 import os
+import re
 from collections.abc import Iterator
+from pathlib import Path
 from typing import Any
 
 import boto3
@@ -35,10 +40,11 @@ class InProcess:
 
 
 @pytest.fixture
-def moto() -> Iterator[InProcess]:
+def moto(monkeypatch: pytest.MonkeyPatch) -> Iterator[InProcess]:
     from moto import mock_aws
 
     saved = {k: os.environ.pop(k) for k in ("AWS_ENDPOINT_URL",) if k in os.environ}
+    monkeypatch.setenv(moto_speedups.SWITCH, "on")
     was_installed = moto_speedups.installed()
     moto_speedups.install()
     try:
@@ -82,10 +88,154 @@ def _stream_records(aws: InProcess, table: str) -> int:
     return len(streams.get_records(ShardIterator=iterator["ShardIterator"])["Records"])
 
 
-def test_the_embedded_server_runs_in_its_own_process_with_the_speedups(aws: LocalAws) -> None:
+@pytest.fixture
+def vanilla() -> Iterator[None]:
+    """moto in this process without the speed-ups for the test's length, as it was afterwards."""
+    was_installed = moto_speedups.installed()
+    moto_speedups.uninstall()
+    try:
+        yield
+    finally:
+        if was_installed:
+            with pytest.MonkeyPatch.context() as patch:
+                patch.setenv(moto_speedups.SWITCH, "on")
+                moto_speedups.install()
+
+
+def _moto_symbols() -> dict[str, Any]:
+    """Each symbol the speed-ups replace, as its owner stores it (so a property, not its value)."""
+    import moto.backends as backends
+    import moto.core.responses as core_responses
+    import moto.dynamodb.models.utilities as utilities
+    import moto.dynamodb.responses as responses
+    from moto.core.responses import ActionResult
+    from moto.dynamodb.models import DynamoDBBackend
+    from moto.dynamodb.models.dynamo_type import DynamoType, Item
+    from moto.dynamodb.models.table import Table
+    from moto.dynamodb.responses import DynamoHandler
+
+    owners = {
+        "DynamoDBBackend.transact_write_items": DynamoDBBackend,
+        "Table.query": Table,
+        "ActionResult.execute_result": ActionResult,
+        "Item.__init__": Item,
+        "Item.project": Item,
+        "DynamoHandler.parse_parameters": DynamoHandler,
+        "DynamoType.size": DynamoType,
+        "DynamoType.cast_value": DynamoType,
+        "backends.list_of_moto_modules": backends,
+        "core_responses.method_names_from_class": core_responses,
+        "utilities.dynamo_to_dict": utilities,
+        "responses.dynamo_to_dict": responses,
+    }
+    return {name: vars(owner).get(name.rsplit(".", 1)[1]) for name, owner in owners.items()}
+
+
+def test_the_embedded_server_runs_in_its_own_process_patched_as_the_switch_says(aws: LocalAws) -> None:
     status = aws.control("status", {})
-    assert status["speedups"] is True
     assert status["pid"] != os.getpid()
+    assert status["speedups"] is moto_speedups.enabled()
+    assert len(status["patched"]) == (len(_moto_symbols()) if moto_speedups.enabled() else 0)
+
+
+@pytest.mark.parametrize("switch", ["on", "off"])
+def test_a_moto_server_patches_moto_only_when_the_switch_is_on(
+    monkeypatch: pytest.MonkeyPatch, switch: str
+) -> None:
+    monkeypatch.setenv(moto_speedups.SWITCH, switch)
+    with LocalAws(housekeeping_seconds=0) as server:
+        status = server.control("status", {})
+    assert status["speedups"] is (switch == "on")
+    # Where each symbol's code lives, in the server's process: moto's own files, or not.
+    assert len(status["patched"]) == (len(_moto_symbols()) if switch == "on" else 0)
+
+
+def test_the_switch_off_leaves_moto_unpatched_in_process(
+    monkeypatch: pytest.MonkeyPatch, vanilla: None
+) -> None:
+    before = _moto_symbols()
+    monkeypatch.setenv(moto_speedups.SWITCH, "off")
+    assert moto_speedups.install() is False
+    assert not moto_speedups.installed()
+    after = _moto_symbols()
+    assert all(after[name] is original for name, original in before.items())
+    assert moto_speedups.patched_symbols() == []
+
+
+def test_uninstall_restores_moto_exactly(monkeypatch: pytest.MonkeyPatch, vanilla: None) -> None:
+    before = _moto_symbols()
+    monkeypatch.setenv(moto_speedups.SWITCH, "on")
+    assert moto_speedups.install() is True
+    # As many patches as listed symbols: each patch is among those the guard checks and the server reports.
+    assert len(moto_speedups._originals) == len(moto_speedups.patched_symbols()) == len(before)
+    assert all(_moto_symbols()[name] is not original for name, original in before.items())
+    moto_speedups.uninstall()
+    assert all(_moto_symbols()[name] is original for name, original in before.items())
+    assert moto_speedups.patched_symbols() == []
+
+
+def test_the_guard_refuses_another_moto_version(monkeypatch: pytest.MonkeyPatch, vanilla: None) -> None:
+    import moto
+
+    monkeypatch.setenv(moto_speedups.SWITCH, "on")
+    monkeypatch.setattr(moto, "__version__", "5.3.0")
+    with pytest.raises(moto_speedups.UnsupportedMotoError) as refused:
+        moto_speedups.install()
+    message = str(refused.value)
+    assert "moto 5.3.0" in message
+    assert f"moto {moto_speedups.SUPPORTED_MOTO_VERSION}" in message
+    assert "LOCAL_CLOUD_MOTO_SPEEDUPS=off" in message
+    assert "SUPPORTED_MOTO_VERSION = '5.3.0'" in message
+    assert not moto_speedups.installed()
+    assert moto_speedups.patched_symbols() == []
+
+
+def test_the_guard_does_not_apply_when_the_switch_is_off(
+    monkeypatch: pytest.MonkeyPatch, vanilla: None
+) -> None:
+    import moto
+
+    monkeypatch.setenv(moto_speedups.SWITCH, "off")
+    monkeypatch.setattr(moto, "__version__", "5.3.0")
+    assert moto_speedups.install() is False  # vanilla moto is the way to run any other version
+
+
+@pytest.mark.parametrize(
+    ("breakage", "complaint"),
+    [
+        ("missing", "moto.dynamodb.models.dynamo_type.Item.project is missing"),
+        (
+            "new parameter",
+            "moto.dynamodb.models.dynamo_type.Item.project takes ('self', 'expressions', 'extra')",
+        ),
+    ],
+)
+def test_the_guard_refuses_a_moto_whose_patched_symbols_changed(
+    monkeypatch: pytest.MonkeyPatch, vanilla: None, breakage: str, complaint: str
+) -> None:
+    from moto.dynamodb.models.dynamo_type import Item
+
+    monkeypatch.setenv(moto_speedups.SWITCH, "on")
+    if breakage == "missing":
+        monkeypatch.delattr(Item, "project")
+    else:
+        monkeypatch.setattr(Item, "project", lambda self, expressions, extra: None)
+    with pytest.raises(moto_speedups.UnsupportedMotoError, match=re.escape(complaint)):
+        moto_speedups.install()
+    assert not moto_speedups.installed()
+
+
+def test_an_unknown_switch_value_is_refused(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv(moto_speedups.SWITCH, "fast")
+    with pytest.raises(ValueError, match="LOCAL_CLOUD_MOTO_SPEEDUPS='fast'"):
+        moto_speedups.enabled()
+
+
+def test_the_supported_moto_version_is_the_pinned_one() -> None:
+    requirements = (Path(__file__).resolve().parents[2] / "requirements-dev.txt").read_text()
+    pinned = re.search(r"^moto\[[^\]]*\]==(\S+)", requirements, re.MULTILINE)
+    assert pinned is not None
+    assert pinned.group(1) == moto_speedups.SUPPORTED_MOTO_VERSION
 
 
 def test_a_cancelled_transaction_leaves_items_and_stream_unchanged(moto: InProcess, name: str) -> None:
