@@ -317,6 +317,7 @@ FUNCTIONS: tuple[Function, ...] = (
     Function(
         name="tweets-api",
         handler="functions.tweets.handlers.api.lambda_handler",
+        settings_model="functions.tweets.settings.TweetsApiSettings",
         tables=(
             _t("tweets", "read", "write", indexes=("by_author", "by_reply_to")),
             _t("engagements", "read", "write"),
@@ -328,6 +329,7 @@ FUNCTIONS: tuple[Function, ...] = (
     Function(
         name="graph-api",
         handler="functions.graph.handlers.api.lambda_handler",
+        settings_model="functions.graph.settings.GraphApiSettings",
         tables=(
             _t("follows", "read", "write", indexes=("by_followee", "by_follow_time")),
             _t("users", "read", "write"),
@@ -338,6 +340,7 @@ FUNCTIONS: tuple[Function, ...] = (
     Function(
         name="tweets-cleanup",
         handler="functions.tweets.handlers.cleanup.lambda_handler",
+        settings_model="functions.tweets.settings.CleanupSettings",
         tables=(
             _t("tweets", "write"),
             _t("engagements", "read", "write"),
@@ -348,7 +351,7 @@ FUNCTIONS: tuple[Function, ...] = (
     Function(
         name="timeline-api",
         handler="functions.timeline.handlers.api.lambda_handler",
-        settings_model="functions.timeline.settings.TimelineSettings",
+        settings_model="functions.timeline.settings.TimelineApiSettings",
         tables=(
             _t("tweets", "read", indexes=("by_author",)),
             _t("follows", indexes=("by_follow_time",)),
@@ -362,7 +365,7 @@ FUNCTIONS: tuple[Function, ...] = (
     Function(
         name="fanout-dispatcher",
         handler="functions.timeline.handlers.dispatcher.lambda_handler",
-        settings_model="functions.timeline.settings.TimelineSettings",
+        settings_model="functions.timeline.settings.DispatcherSettings",
         tables=(
             _t("follows", indexes=("by_followee",)),
             _t("users", "read"),
@@ -377,7 +380,7 @@ FUNCTIONS: tuple[Function, ...] = (
     Function(
         name="fanout-worker",
         handler="functions.timeline.handlers.worker.lambda_handler",
-        settings_model="functions.timeline.settings.TimelineSettings",
+        settings_model="functions.timeline.settings.WorkerSettings",
         tables=(_t("timelines", "read", "write"), _t("idempotency", "write")),
         timeout_seconds=30,
         settings=_TIMELINE_TUNABLES,

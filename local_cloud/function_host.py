@@ -6,7 +6,7 @@ installs the IAM guard with the function's grants, imports the handler on the fi
 start) and then serves invocations one at a time over the socket it was handed. Messages are JSON, one
 per ``multiprocessing.connection`` frame:
 
-- ``{"op": "init", "function": ..., "handler": ..., "statements": [...], "region": ...}`` (first)
+- ``{"op": "init", "function", "handler", "settings_model", "statements": [...], "region"}`` (first)
 - ``{"op": "invoke", "event": ..., "context": {...}}`` -> ``{"result": ...}`` or ``{"error": {...}}``
 - ``{"op": "usage"}`` -> ``{"used": [grant names], "denied": [[action, resource], ...]}``
 
@@ -16,6 +16,7 @@ The process ends when the socket closes (its parent stopped or recycled it).
 from __future__ import annotations
 
 import argparse
+import importlib
 import json
 import socket
 import sys
@@ -37,6 +38,15 @@ def serve(conn: Connection) -> None:
     guard.install()
     dotted = str(init["handler"])
     handler = None
+    # The settings model is parsed before the first invocation, as the function's wiring does on its
+    # first call on AWS: a variable the definition does not provide fails here, naming it.
+    broken: dict[str, Any] | None = None
+    try:
+        module, _, name = str(init["settings_model"]).rpartition(".")
+        getattr(importlib.import_module(module), name).from_environment()
+    except Exception as exc:  # noqa: BLE001 - every invocation reports it, as a failed init would
+        print(f"{init['function']}: settings: {exc}", file=sys.stderr, flush=True)
+        broken = {"type": type(exc).__name__, "message": str(exc), "trace": ""}
     while True:
         try:
             message: dict[str, Any] = json.loads(conn.recv_bytes())
@@ -44,6 +54,9 @@ def serve(conn: Connection) -> None:
             return
         if message["op"] == "usage":
             conn.send_bytes(json.dumps({"used": sorted(guard.used), "denied": guard.denied}).encode())
+            continue
+        if broken is not None:
+            conn.send_bytes(json.dumps({"error": broken}).encode())
             continue
         context = LocalLambdaContext(**message["context"])
         try:

@@ -131,12 +131,14 @@ class FunctionProcess:
         statements: list[dict[str, Any]],
         *,
         region: str,
+        settings_model: str = "functions.core.config.FunctionSettings",
     ) -> None:
         self.name = name
         self.handler = handler
         self.environment = dict(environment)
-        self._init = {"op": "init", "function": name, "handler": handler, "statements": statements}
-        self._init["region"] = region
+        self._init: dict[str, Any] = {"op": "init", "function": name, "handler": handler}
+        self._init["statements"] = statements
+        self._init |= {"region": region, "settings_model": settings_model}
         self._lock = threading.Lock()
         self._process: subprocess.Popen[bytes] | None = None
         self._conn: Connection | None = None

@@ -139,6 +139,7 @@ class LocalCloud:
                 self.function_environment(function),
                 [dataclasses.asdict(statement) for statement in found],
                 region=self.aws.region,
+                settings_model=function.settings_model,
             )
             self.functions[function.name] = process.start()
 

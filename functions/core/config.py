@@ -16,7 +16,7 @@ import os
 from functools import cache
 from typing import Any, Self, TypeVar
 
-from pydantic import BaseModel, ConfigDict, Field, ValidationError
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
 
 S = TypeVar("S", bound="FunctionSettings")
 
@@ -68,6 +68,19 @@ class FunctionSettings(BaseModel):
             if names:
                 raise MissingSetting(f"{cls.__name__}: environment lacks {', '.join(names)}") from exc
             raise
+
+
+class PagingSettings(FunctionSettings):
+    """A function that signs page cursors: the key's value locally, its Secrets Manager ARN on AWS."""
+
+    cursor_signing_key: str | None = Field(default=None, alias="CURSOR_SIGNING_KEY")
+    cursor_secret_arn: str | None = Field(default=None, alias="CURSOR_SECRET_ARN")
+
+    @model_validator(mode="after")
+    def _one_key_source(self) -> Self:
+        if not (self.cursor_signing_key or self.cursor_secret_arn):
+            raise MissingSetting("CURSOR_SIGNING_KEY or CURSOR_SECRET_ARN must be set")
+        return self
 
 
 @cache

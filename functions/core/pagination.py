@@ -16,11 +16,11 @@ import binascii
 import hashlib
 import hmac
 import json
-import os
 from collections.abc import Callable
 from functools import lru_cache
 from typing import Any
 
+from functions.core.config import PagingSettings
 from functions.core.errors import InvalidCursor
 
 DEFAULT_LIMIT = 20
@@ -30,15 +30,12 @@ MAX_LIMIT = 100
 @lru_cache(maxsize=1)
 def _signing_key() -> bytes:
     """The key comes from configuration: CURSOR_SIGNING_KEY locally, a Secrets Manager secret on AWS."""
-    key = os.environ.get("CURSOR_SIGNING_KEY")
-    if key:
-        return key.encode()
-    arn = os.environ.get("CURSOR_SECRET_ARN")
-    if arn:
-        from aws_lambda_powertools.utilities import parameters
+    settings = PagingSettings.from_environment()
+    if settings.cursor_signing_key:
+        return settings.cursor_signing_key.encode()
+    from aws_lambda_powertools.utilities import parameters
 
-        return str(parameters.get_secret(arn, max_age=3600)).encode()
-    raise RuntimeError("CURSOR_SIGNING_KEY or CURSOR_SECRET_ARN must be set")
+    return str(parameters.get_secret(str(settings.cursor_secret_arn), max_age=3600)).encode()
 
 
 def _b64(data: bytes) -> str:

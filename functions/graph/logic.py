@@ -3,13 +3,12 @@
 from __future__ import annotations
 
 from collections.abc import Callable
-from concurrent.futures import ThreadPoolExecutor
-from functools import lru_cache
 
 from functions.core import rate_limits
-from functions.core.concurrency import both
-from functions.core.errors import InvalidCursor, NotFound, Unprocessable
-from functions.core.pagination import decode_cursor, encode_cursor
+from functions.core.concurrency import both, shared_executor
+from functions.core.errors import NotFound, Unprocessable
+from functions.core.ids import is_ulid
+from functions.core.pagination import cursor_field, encode_cursor
 from functions.graph.dal import FollowRecord, FollowRepository
 from functions.graph.models import UserPage
 from functions.users.dal import UserRecord, UserRepository
@@ -18,23 +17,6 @@ from functions.users.models import User
 
 ListReader = Callable[[str, str | None, int], list[FollowRecord]]
 """(user_id, before_seq, limit) -> edges newest first: one of FollowRepository's list queries."""
-
-
-@lru_cache(maxsize=1)
-def _pool() -> ThreadPoolExecutor:
-    """Runs independent DynamoDB calls side by side (created on first use, kept per environment)."""
-    return ThreadPoolExecutor(max_workers=4, thread_name_prefix="graph-io")
-
-
-def _position(scope: str, cursor: str | None) -> str | None:
-    """The ``follow_seq`` a page continues after, from a cursor this service issued for ``scope``."""
-    position = decode_cursor(scope, cursor)
-    if position is None:
-        return None
-    seq = position.get("seq")
-    if not isinstance(seq, str) or len(seq) != 26:
-        raise InvalidCursor("The cursor is invalid.")
-    return seq
 
 
 def _refuse_self(caller_id: str, user_id: str) -> None:
@@ -99,10 +81,10 @@ class GraphService:
         strictly older ones, so follows that arrive meanwhile (newer) never shift the walk.
         """
         scope = f"{kind}:{user_id}"
-        before = _position(scope, cursor)
+        before = cursor_field(scope, cursor, "seq", is_ulid)
         read: ListReader = self.repo.followers if kind == "followers" else self.repo.following
         exists, edges = both(
-            _pool(),
+            shared_executor(),
             lambda: self.repo.profile_exists(user_id),
             lambda: read(user_id, before, limit + 1),
         )
@@ -112,7 +94,7 @@ class GraphService:
         edges = edges[:limit]
         listed = [edge.follower_id if kind == "followers" else edge.followee_id for edge in edges]
         others = [uid for uid in listed if uid != caller_id]
-        profiles, followed = self.repo.profiles_and_followed(listed, caller_id, others, _pool())
+        profiles, followed = self.repo.profiles_and_followed(listed, caller_id, others, shared_executor())
         users = [to_user(profiles[uid], followed_by_me=uid in followed) for uid in listed if uid in profiles]
         next_cursor = encode_cursor(scope, {"seq": edges[-1].follow_seq}) if has_more else None
         return UserPage(users=users, next_cursor=next_cursor, has_more=has_more)

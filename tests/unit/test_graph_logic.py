@@ -1,4 +1,4 @@
-"""Graph rules and the users domain's followed_by_me port, with fake repositories."""
+"""Graph rules and profile views with followed_by_me, with fake repositories."""
 
 from __future__ import annotations
 
@@ -10,7 +10,6 @@ from functions.core import pagination
 from functions.core.errors import InvalidCursor, NotFound, Unprocessable
 from functions.graph.logic import GraphService
 from functions.users.dal import UserRecord
-from functions.users.logic import UserService
 
 
 @pytest.fixture(autouse=True)
@@ -27,7 +26,7 @@ class UnusedRepo:
 
 
 def test_following_or_unfollowing_yourself_is_refused_before_any_call() -> None:
-    service = GraphService(UnusedRepo())  # type: ignore[arg-type]
+    service = GraphService(UnusedRepo(), UnusedRepo())  # type: ignore[arg-type]
     with pytest.raises(Unprocessable):
         service.follow("alice", "alice")
     with pytest.raises(Unprocessable):
@@ -38,7 +37,7 @@ def test_following_or_unfollowing_yourself_is_refused_before_any_call() -> None:
 def test_a_signed_cursor_with_an_unexpected_position_is_refused(position: dict[str, Any]) -> None:
     cursor = pagination.encode_cursor("followers:bob", position)
     with pytest.raises(InvalidCursor):
-        GraphService(UnusedRepo()).followers("alice", "bob", cursor, 20)  # type: ignore[arg-type]
+        GraphService(UnusedRepo(), UnusedRepo()).followers("alice", "bob", cursor, 20)  # type: ignore[arg-type]
 
 
 class MissingUserRepo:
@@ -51,7 +50,7 @@ class MissingUserRepo:
 
 def test_the_list_of_an_unknown_user_is_404() -> None:
     with pytest.raises(NotFound):
-        GraphService(MissingUserRepo()).followers("alice", "ghost", None, 20)  # type: ignore[arg-type]
+        GraphService(MissingUserRepo(), UnusedRepo()).followers("alice", "ghost", None, 20)  # type: ignore[arg-type]
 
 
 class OneProfile:
@@ -64,17 +63,19 @@ class OneProfile:
         return self.record
 
 
-def test_followed_by_me_comes_from_the_checker_and_is_false_for_yourself() -> None:
-    asked: list[tuple[str, str]] = []
+class Follows:
+    def __init__(self) -> None:
+        self.asked: list[tuple[str, str]] = []
 
-    def checker(follower: str, followee: str) -> bool:
-        asked.append((follower, followee))
+    def is_following(self, follower: str, followee: str) -> bool:
+        self.asked.append((follower, followee))
         return True
 
-    service = UserService(OneProfile("bob"), None, auto_confirm=True, is_following=checker)  # type: ignore[arg-type]
+
+def test_followed_by_me_comes_from_the_follows_table_and_is_false_for_yourself() -> None:
+    follows = Follows()
+    service = GraphService(follows, OneProfile("bob"))  # type: ignore[arg-type]
     assert service.view("alice", "bob").followed_by_me is True
-    assert asked == [("alice", "bob")]
+    assert follows.asked == [("alice", "bob")]
     assert service.view("bob", "bob").followed_by_me is False
-    assert asked == [("alice", "bob")]
-    unwired = UserService(OneProfile("bob"), None, auto_confirm=True)  # type: ignore[arg-type]
-    assert unwired.view("alice", "bob").followed_by_me is False
+    assert follows.asked == [("alice", "bob")], "no look-up for your own profile"

@@ -8,11 +8,13 @@ from typing import Annotated
 from aws_lambda_powertools.event_handler.api_gateway import Router
 from aws_lambda_powertools.event_handler.openapi.params import Query
 
+from functions.core.config import load
 from functions.core.identity import caller_id
 from functions.core.pagination import DEFAULT_LIMIT, MAX_LIMIT
 from functions.graph.dal import FollowRepository
 from functions.graph.logic import GraphService
 from functions.graph.models import FollowState, UserPage
+from functions.graph.settings import GraphApiSettings
 from functions.users.dal import UserRepository
 from functions.users.models import User
 
@@ -26,6 +28,7 @@ Cursor = Annotated[
 
 @lru_cache(maxsize=1)
 def service() -> GraphService:
+    load(GraphApiSettings)  # fails the first call, naming what the environment lacks
     return GraphService(FollowRepository(), UserRepository())
 
 

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-from concurrent.futures import ThreadPoolExecutor
 from functools import lru_cache
 from typing import Annotated
 
@@ -10,11 +9,14 @@ from aws_lambda_powertools.event_handler import Response
 from aws_lambda_powertools.event_handler.api_gateway import Router
 from aws_lambda_powertools.event_handler.openapi.params import Body, Query
 
+from functions.core.concurrency import shared_executor
+from functions.core.config import load
 from functions.core.identity import caller_id
 from functions.core.pagination import DEFAULT_LIMIT, MAX_LIMIT
 from functions.tweets.dal import TweetRepository
 from functions.tweets.logic import TweetService
 from functions.tweets.models import LikeState, RetweetState, Tweet, TweetCreate, TweetPage
+from functions.tweets.settings import TweetsApiSettings
 
 router = Router()
 
@@ -26,8 +28,9 @@ Cursor = Annotated[
 
 @lru_cache(maxsize=1)
 def service() -> TweetService:
-    # A page's hydration is one BatchGetItem; beyond 100 keys its calls run side by side here.
-    return TweetService(TweetRepository(), executor=ThreadPoolExecutor(max_workers=4))
+    load(TweetsApiSettings)  # fails the first call, naming what the environment lacks
+    # A page's hydration is one BatchGetItem; beyond 100 keys its calls run side by side.
+    return TweetService(TweetRepository(), executor=shared_executor())
 
 
 def _caller() -> str:
