@@ -122,6 +122,8 @@ def main(argv: list[str] | None = None) -> int:
     lag = run_lag(profile.lag, args.seed, log=_log)
     _log("fan-out lag through the local cloud (bench/fanout_lag.py, as make dev runs it) ...")
     local_lag = _local_cloud_lag(profile.local_lag_sizes, profile.local_lag_posts, args.out)
+    _log("write latency through the local cloud (bench/write_latency.py) ...")
+    writes = _write_latency(20 if args.quick else 100, args.out)
     _log("cold imports and assets ...")
     imports = handler_import_times(profile.import_runs)
     assets = [functions_asset(), layer_asset()]
@@ -162,6 +164,7 @@ def main(argv: list[str] | None = None) -> int:
         "break_even_reads_per_post": report.break_even_reads_per_post(rows),
         "fanout": fan,
         "fanout_local_cloud": local_lag,
+        "write_latency_local_cloud": writes,
         "threshold_sweep": sweep,
         "imports": report.imports_json(imports),
         "assets": report.assets_json(assets),
@@ -184,6 +187,19 @@ def _local_cloud_lag(sizes: list[int], posts: int, out: Path) -> list[dict[str, 
     subprocess.run(command, check=True, env=env, stdout=subprocess.DEVNULL)
     rows: list[dict[str, Any]] = json.loads(target.read_text())
     return rows
+
+
+def _write_latency(rounds: int, out: Path) -> dict[str, Any]:
+    """Run bench/write_latency.py in its own interpreter (it starts the local cloud) and read its
+    medians: follow, post and like side by side in one run."""
+    target = out / "write_latency_local.json"
+    command = [sys.executable, str(Path(__file__).resolve().parent / "write_latency.py")]
+    command += ["--rounds", str(rounds), "--json", str(target)]
+    env = {k: v for k, v in os.environ.items() if not k.startswith(("AWS_", "POWERTOOLS_"))}
+    subprocess.run(command, check=True, env=env, stdout=subprocess.DEVNULL)
+    summary: dict[str, Any] = json.loads(target.read_text())
+    _log("write medians: " + ", ".join(f"{name} {row['median_ms']} ms" for name, row in summary.items()))
+    return summary
 
 
 def _version(name: str) -> str:
