@@ -155,9 +155,9 @@ def write_graph(graph: Graph, threshold: int, now: float) -> Seeded:
 
     from functions.graph.dal import FollowRecord, new_follow
     from functions.timeline.dal import TimelineStore, now_seq
-    from functions.timeline.fanout import entry_of_record
     from functions.timeline.models import META_KEY
     from functions.tweets.dal import TweetRecord
+    from functions.tweets.reads import entry_of
     from functions.tweets.text import extract_entities
     from functions.users.dal import UserRecord
 
@@ -240,7 +240,7 @@ def write_graph(graph: Graph, threshold: int, now: float) -> Seeded:
     for i in range(0, len(metas), 25):
         store.batch_write(metas[i : i + 25])
     _check_meta(store, graph, celebrity_set, now, {u: f for u, (_, f) in caches.items()})
-    pairs = [(graph.user_ids[u], entry_of_record(r)) for u, (keep, _) in caches.items() for r in keep]
+    pairs = [(graph.user_ids[u], entry_of(r)) for u, (keep, _) in caches.items() for r in keep]
     for chunk in store.put_entries(pairs):
         store.batch_write(chunk)
     return Seeded([r.tweet_id for r in records], threshold, celebrities)

@@ -59,7 +59,7 @@ def _ids(rng: random.Random, n: int) -> list[str]:
 
 def run_lag(sizes: dict[int, int], seed: int, log: Any = print) -> LagResult:
     """``sizes``: follower count -> number of samples."""
-    from functions.core.config import get_settings
+    from functions.core.config import reload
     from functions.graph.dal import FollowRecord, new_follow
     from functions.timeline.dal import TimelineStore
     from functions.timeline.models import META_KEY
@@ -67,7 +67,7 @@ def run_lag(sizes: dict[int, int], seed: int, log: Any = print) -> LagResult:
 
     rng = random.Random(seed + 2)
     os.environ["CELEBRITY_FOLLOWER_THRESHOLD"] = str(INFINITY)
-    get_settings.cache_clear()
+    reload()
     result = LagResult()
     biggest = max(sizes)
     with moto_local.MotoSession() as session:

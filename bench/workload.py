@@ -1,7 +1,8 @@
 """The mixed workload, run under pure push, pure pull and the hybrid on identical data and op sequences.
 
 Strategies are set from the outside, through the service's own setting: CELEBRITY_FOLLOWER_THRESHOLD
-(read by ``functions.core.config.get_settings``, whose cache is cleared between strategies).
+(read by the timeline's settings model through ``functions.core.config.load``, whose cache is cleared
+between strategies).
 - push: threshold = 10^9, nobody is a celebrity, every tweet is fanned out on write;
 - pull: threshold = 1, every author with a follower is a celebrity: nothing is fanned out (beyond the
   author's own timeline) and a home read merges every followee's by_author index;
@@ -157,9 +158,9 @@ class StrategyRun:
 
     def run(self) -> list[OpResult]:
         os.environ["CELEBRITY_FOLLOWER_THRESHOLD"] = str(self.strategy.threshold)
-        from functions.core.config import get_settings
+        from functions.core.config import reload
 
-        get_settings.cache_clear()
+        reload()
         with moto_local.MotoSession() as session:
             started = time.perf_counter()
             with RECORDER.suppressed():

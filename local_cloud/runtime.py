@@ -59,6 +59,7 @@ class LocalCloud:
         """Each function's execution environment, by function name."""
         self._settings = {name: os.environ[name] for name in TUNABLES if name in os.environ}
         self._secrets: dict[str, str] = {}
+        self._saved_environ: dict[str, str] | None = None
 
     @property
     def base_url(self) -> str:
@@ -70,6 +71,7 @@ class LocalCloud:
         # Locally there is no CloudWatch to publish to; routes without a business metric are normal.
         warnings.filterwarnings("ignore", message="No application metrics to publish")
         self.aws.start()
+        self._saved_environ = dict(os.environ)
         self.aws.apply_env()
         if self.data_dir is not None:
             from local_cloud.persistence import Persistence
@@ -189,6 +191,11 @@ class LocalCloud:
             self._persistence.stop_autosave()
             self._persistence.save()
         self.aws.stop()
+        if self._saved_environ is not None:
+            # A second cloud in the same process (tests) leaves the first one's endpoint in place.
+            os.environ.clear()
+            os.environ.update(self._saved_environ)
+            self._saved_environ = None
 
     def __enter__(self) -> LocalCloud:
         return self.start()

@@ -1,8 +1,9 @@
 """The write side of home timelines: fan-out on write, its removal, follow backfill and author modes.
 
 Driven by the dispatcher (tweets and follows streams) and the worker (the ``fanout`` queue). Pure logic
-over injected adapters: the timelines store, the fan-out queue and the tweets / graph repositories, so
-the benchmark can call the same functions and count calls. Every function returns a report.
+over injected adapters: the timelines store, the fan-out queue, and the tweets and graph domains through
+their ports (``TweetReader``, ``Audience``), so the benchmark can call the same functions and count
+calls. Every function returns a report.
 
 Invariant kept for every *active* reader U (see docs/architecture.md, "Home timeline"):
     every entry of a followed account with id > U.floor is in U's cache, unless that account is in U's
@@ -14,15 +15,13 @@ from __future__ import annotations
 import hashlib
 import time
 from collections.abc import Callable, Iterator
-from concurrent.futures import Executor, ThreadPoolExecutor
-from dataclasses import asdict, dataclass
-from functools import lru_cache
-from typing import Any
+from concurrent.futures import Executor
+from dataclasses import asdict, dataclass, field, replace
+from typing import Any, assert_never
 
 from functions.core.concurrency import both, chunked, run_all
-from functions.core.config import Settings, get_settings
+from functions.core.config import load
 from functions.core.observability import logger
-from functions.graph.dal import FollowRepository
 from functions.timeline.dal import (
     BATCH_GET_MAX,
     FanoutQueue,
@@ -30,14 +29,19 @@ from functions.timeline.dal import (
     now_seq,
 )
 from functions.timeline.models import (
+    AddEntry,
     EntryBody,
+    EntryMessage,
     FanoutMessage,
-    FanoutOp,
+    MarkPull,
+    RemoveEntry,
     TimelineEntry,
     TimelineMeta,
+    TrimTimelines,
     WriteStats,
 )
-from functions.tweets.dal import TweetRecord, TweetRepository
+from functions.timeline.ports import Audience, TweetReader
+from functions.timeline.settings import TimelineSettings
 
 CHUNK_SIZE = 500
 """Follower ids per SQS message: a multiple of 25, so N followers cost exactly ceil(N/25) BatchWriteItem
@@ -67,24 +71,6 @@ def sampled_for_trim(user_id: str, entry_id: str, every: int) -> bool:
     return int.from_bytes(digest, "big") % every == 0
 
 
-def entry_of_record(record: TweetRecord, original_author_id: str | None = None) -> TimelineEntry:
-    """The timeline entry a tweet or retweet item puts in timelines."""
-    if record.is_retweet:
-        return TimelineEntry(
-            entry_id=record.tweet_id,
-            original_id=str(record.retweet_of),
-            author_id=record.author_id,
-            original_author_id=original_author_id,
-        )
-    return TimelineEntry(record.tweet_id, record.tweet_id, record.author_id, record.author_id)
-
-
-@lru_cache(maxsize=1)
-def default_executor() -> ThreadPoolExecutor:
-    """Side-by-side DynamoDB calls (created on first use, kept for the execution environment)."""
-    return ThreadPoolExecutor(max_workers=16, thread_name_prefix="timeline-io")
-
-
 @dataclass
 class FanoutReport:
     """What one stream record caused; JSON-serialisable (stored by the idempotency layer)."""
@@ -111,9 +97,9 @@ class Timelines:
 
     store: TimelineStore
     queue: FanoutQueue
-    tweets: TweetRepository
-    graph: FollowRepository
-    settings: Callable[[], Settings] = get_settings
+    tweets: TweetReader
+    audience: Audience
+    settings: Callable[[], TimelineSettings] = field(default=lambda: load(TimelineSettings))
     clock: Callable[[], float] = time.time
     executor: Executor | None = None
     chunk_size: int = CHUNK_SIZE
@@ -122,7 +108,7 @@ class Timelines:
     inline_max: int = INLINE_MAX
 
     # ---- tweets stream ----------------------------------------------------------------------------
-    def tweet_posted(self, record: TweetRecord) -> FanoutReport:
+    def tweet_posted(self, entry: TimelineEntry) -> FanoutReport:
         """A tweet or retweet was written: the author's own timeline gets it (1 PutItem); unless the author
         is a celebrity, every active follower gets it through ``add`` messages.
 
@@ -131,32 +117,29 @@ class Timelines:
         100 followers (activity, in parallel), and per page 1 SendMessageBatch per 10 messages of 500.
         """
         report = FanoutReport()
-        original_author = None
-        if record.is_retweet:
-            original = self.tweets.get(str(record.retweet_of))
-            if original is None or original.is_retweet:
+        if entry.is_retweet:
+            original_author = self.tweets.original_author(entry.original_id)
+            if original_author is None:
                 return report  # the original is gone already: nothing to show anyone
-            original_author = original.author_id
-        entry = entry_of_record(record, original_author)
-        self.store.put_entry(record.author_id, entry)
-        if self.author_mode(record.author_id):
+            entry = replace(entry, original_author_id=original_author)
+        self.store.put_entry(entry.author_id, entry)
+        if self.author_mode(entry.author_id):
             report.celebrity = True
             return report
-        self._fan_out(record.author_id, "add", entry, report)
+        self._fan_out(entry.author_id, AddEntry, entry, report)
         return report
 
-    def tweet_removed(self, record: TweetRecord) -> FanoutReport:
+    def tweet_removed(self, entry: TimelineEntry) -> FanoutReport:
         """A tweet or retweet was deleted: remove its entry from the author's timeline (1 DeleteItem) and,
         unless it was posted while the author was a celebrity (never pushed), from every active follower's
         (``remove`` messages). Readers filter deleted tweets at once anyway; this frees the slots."""
         report = FanoutReport()
-        entry = entry_of_record(record)
-        self.store.delete_entry(record.author_id, entry.entry_id)
-        meta = self.store.get_meta(record.author_id)
+        self.store.delete_entry(entry.author_id, entry.entry_id)
+        meta = self.store.get_meta(entry.author_id)
         if meta is not None and meta.celebrity and entry.entry_id > meta.mode_seq:
             report.celebrity = True
             return report
-        self._fan_out(record.author_id, "remove", entry, report)
+        self._fan_out(entry.author_id, RemoveEntry, entry, report)
         return report
 
     # ---- follows stream ---------------------------------------------------------------------------
@@ -178,11 +161,12 @@ class Timelines:
         if meta is None or not meta.active(self.clock(), self.settings().inactive_after_days):
             report.skipped_inactive = 1  # the next home read rebuilds the whole timeline
             return report
-        records, exhausted = self.tweets.by_author(followee_id, None, self.backfill_max)
-        fresh = [r for r in records if r.tweet_id > meta.floor]
-        if records and len(fresh) == len(records) and not exhausted and len(records) == self.backfill_max:
-            self.store.raise_floor(follower_id, records[-1].tweet_id)
-        stats = self._write(self.store.put_entries((follower_id, entry_of_record(r)) for r in fresh))
+        page = self.tweets.by_author(followee_id, None, self.backfill_max)
+        newest = page.entries
+        fresh = [e for e in newest if e.entry_id > meta.floor]
+        if newest and len(fresh) == len(newest) and not page.exhausted and len(newest) == self.backfill_max:
+            self.store.raise_floor(follower_id, newest[-1].entry_id)
+        stats = self._write(self.store.put_entries((follower_id, e) for e in fresh))
         report.backfilled = len(fresh)
         report.write_calls = stats.calls
         if fresh:
@@ -213,16 +197,17 @@ class Timelines:
         Switching down needs no fan-out: followers keep merging the author (pull sets are sticky), so the
         tweets posted while the author was a celebrity stay visible, and new tweets are pushed again.
         """
-        meta, profile = both(
-            self.executor, lambda: self.store.get_meta(author_id), lambda: self.tweets.user(author_id)
+        meta, count = both(
+            self.executor,
+            lambda: self.store.get_meta(author_id),
+            lambda: self.audience.follower_count(author_id),
         )
         current: TimelineMeta = meta or TimelineMeta(user_id=author_id)
-        count = int(profile.follower_count) if profile is not None else 0
         threshold = self.settings().celebrity_follower_threshold
         seq = now_seq(self.clock())
         if count >= threshold and not current.celebrity:
-            messages = [
-                FanoutMessage(op="mark_pull", users=list(chunk), author_id=author_id)
+            messages: list[FanoutMessage] = [
+                MarkPull(users=list(chunk), author_id=author_id)
                 for ids, _ in self._followers(author_id, since_seq=current.down_seq)
                 for chunk in chunked(ids, self.chunk_size)
             ]
@@ -241,23 +226,26 @@ class Timelines:
         """Apply one fan-out message. ``add``/``remove``: ceil(len(users)/25) BatchWriteItem (in parallel);
         ``mark_pull``: 1 UpdateItem per user; ``trim``: 1 Query per user (+ deletes when over the cap)."""
         stats = WriteStats()
-        if message.op in ("add", "remove"):
-            if message.entry is None:
-                raise ValueError(f"{message.op} message without entry")
-            entry = message.entry.to_entry()
-            if message.op == "add":
-                chunks = self.store.put_entries((u, entry) for u in message.users)
-            else:
-                chunks = self.store.delete_entries((u, entry.entry_id) for u in message.users)
-            stats.add(self._write(chunks))
-        elif message.op == "mark_pull":
-            author = str(message.author_id)
-            run_all(self.executor, lambda u: self.store.add_pull(u, author), message.users)
-            stats.items = len(message.users)
-        else:
-            max_items = self.settings().timeline_max_items
-            deleted = run_all(self.executor, lambda u: trim_timeline(self.store, u, max_items), message.users)
-            stats.items = sum(deleted)
+        match message:
+            case AddEntry():
+                entry = message.entry.to_entry()
+                stats.add(self._write(self.store.put_entries((u, entry) for u in message.users)))
+            case RemoveEntry():
+                entry_id = message.entry.entry_id
+                stats.add(self._write(self.store.delete_entries((u, entry_id) for u in message.users)))
+            case MarkPull():
+                author = message.author_id
+                run_all(self.executor, lambda u: self.store.add_pull(u, author), message.users)
+                stats.items = len(message.users)
+            case TrimTimelines():
+                max_items = self.settings().timeline_max_items
+
+                def trim(user_id: str) -> int:
+                    return trim_timeline(self.store, user_id, max_items)
+
+                stats.items = sum(run_all(self.executor, trim, message.users))
+            case _:
+                assert_never(message)
         return stats
 
     # ---- helpers ----------------------------------------------------------------------------------
@@ -278,14 +266,13 @@ class Timelines:
         before: str | None = None
         size = min(self.chunk_size, self.follower_page)
         while True:
-            page = self.graph.followers(author_id, before, size)
-            ids = [edge.follower_id for edge in page if edge.follow_seq > since_seq]
-            last = len(page) < size or len(ids) < len(page)
-            if ids:
-                yield ids, last
+            page = self.audience.followers(author_id, before, size, since=since_seq)
+            last = page.next_position is None
+            if page.follower_ids:
+                yield page.follower_ids, last
             if last:
                 return
-            before = page[-1].follow_seq
+            before = page.next_position
             size = min(size * 2, self.follower_page)
 
     def _active(self, user_ids: list[str]) -> list[str]:
@@ -301,7 +288,9 @@ class Timelines:
             metas.update(found)
         return [u for u in user_ids if u in metas and metas[u].active(now, cutoff_days)]
 
-    def _fan_out(self, author_id: str, op: FanoutOp, entry: TimelineEntry, report: FanoutReport) -> None:
+    def _fan_out(
+        self, author_id: str, kind: type[EntryMessage], entry: TimelineEntry, report: FanoutReport
+    ) -> None:
         """Page the author's followers and keep the active ones. At most ``inline_max`` of them in all:
         write their entries here (ceil(k/25) BatchWriteItem, side by side) and trim inline. More: send
         each page's full chunks at once (workers start while later pages are read), then the rest and
@@ -310,7 +299,8 @@ class Timelines:
         every = trim_every(self.settings().timeline_max_items)
         pending: list[str] = []
         ready: list[FanoutMessage] = []
-        to_trim = [author_id] if op == "add" and sampled_for_trim(author_id, entry.entry_id, every) else []
+        adding = kind is AddEntry
+        to_trim = [author_id] if adding and sampled_for_trim(author_id, entry.entry_id, every) else []
 
         def send(messages: list[FanoutMessage]) -> None:
             report.sqs_calls += self.queue.send(messages)
@@ -322,32 +312,32 @@ class Timelines:
             report.skipped_inactive += len(page) - len(active)
             report.recipients += len(active)
             pending.extend(active)
-            if op == "add":
+            if adding:
                 to_trim.extend(u for u in active if sampled_for_trim(u, entry.entry_id, every))
             if last and not report.messages and len(pending) <= self.inline_max:
                 break  # the whole audience fits one inline write
             while len(pending) >= self.chunk_size:
-                ready.append(FanoutMessage(op=op, users=pending[: self.chunk_size], entry=body))
+                ready.append(kind(users=pending[: self.chunk_size], entry=body))
                 del pending[: self.chunk_size]
             if ready:  # workers start on this page while the next one is read
                 send(ready)
                 ready = []
         if not report.messages and len(pending) <= self.inline_max:
-            self._write_inline(op, pending, entry, to_trim, report)
+            self._write_inline(adding, pending, entry, to_trim, report)
             return
         if pending:
-            ready.append(FanoutMessage(op=op, users=pending, entry=body))
-        ready.extend(FanoutMessage(op="trim", users=list(c)) for c in chunked(to_trim, self.chunk_size))
+            ready.append(kind(users=pending, entry=body))
+        ready.extend(TrimTimelines(users=list(c)) for c in chunked(to_trim, self.chunk_size))
         if ready:
             send(ready)
 
     def _write_inline(
-        self, op: FanoutOp, users: list[str], entry: TimelineEntry, to_trim: list[str], report: FanoutReport
+        self, adding: bool, users: list[str], entry: TimelineEntry, to_trim: list[str], report: FanoutReport
     ) -> None:
         """A small audience's entries written by the dispatcher itself: what the worker would do for one
         message, without the message (no SQS send, receive and delete, no worker idempotency record, one
         hop less of lag). Idempotent like the worker's writes; the stream record's idempotency covers it."""
-        if op == "add":
+        if adding:
             chunks = self.store.put_entries((u, entry) for u in users)
         else:
             chunks = self.store.delete_entries((u, entry.entry_id) for u in users)

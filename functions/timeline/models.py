@@ -6,9 +6,12 @@ Responses reuse the tweets domain's ``Tweet`` / ``TweetPage`` (a home timeline e
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from typing import Literal
+from functools import cache
+from typing import Annotated, Literal
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, ConfigDict, Field, TypeAdapter
+
+from functions.tweets.models import TweetEntry
 
 META_KEY = "~meta"
 """Sort key of the per-user meta item. ``~`` sorts after every ULID character, so a newest-first Query
@@ -18,23 +21,11 @@ ENTRY_KEY_BELOW = "~"
 """Upper bound (exclusive) of entry sort keys: ``entry_id < "~"`` selects entries, never the meta item."""
 
 
-@dataclass(frozen=True)
-class TimelineEntry:
-    """One cached home-timeline item: the tweet or retweet ``entry_id`` that put it there.
-
-    ``author_id`` posted the entry (the retweeter for a retweet), so an unfollow can find the entries to
-    remove; ``original_id`` is the tweet shown (``entry_id`` itself for a tweet). ``original_author_id``
-    is known when the dispatcher could read it (lets hydration read authors in the same round trip).
-    """
-
-    entry_id: str
-    original_id: str
-    author_id: str
-    original_author_id: str | None = None
-
-    @property
-    def is_retweet(self) -> bool:
-        return self.entry_id != self.original_id
+TimelineEntry = TweetEntry
+"""One cached home-timeline item is the tweets domain's list entry: the tweet or retweet ``entry_id`` that
+put it there. ``author_id`` posted it (the retweeter for a retweet), so an unfollow can find the entries
+to remove; ``original_id`` is the tweet shown; ``original_author_id`` is known when the dispatcher could
+read it (lets hydration read authors in the same round trip)."""
 
 
 @dataclass
@@ -81,24 +72,60 @@ class EntryBody(BaseModel):
         return TimelineEntry(self.entry_id, self.original_id, self.author_id, self.original_author_id)
 
 
-FanoutOp = Literal["add", "remove", "mark_pull", "trim"]
-
-
-class FanoutMessage(BaseModel):
+class _Message(BaseModel):
     """Body of one message on the ``fanout`` queue: one change applied to a chunk of timelines.
 
-    - ``add`` / ``remove``: put / delete ``entry`` in every listed user's timeline;
-    - ``mark_pull``: add ``author_id`` to every listed user's pull set (the author became a celebrity);
-    - ``trim``: trim every listed user's timeline to TIMELINE_MAX_ITEMS.
+    On the wire (JSON, ``None`` fields left out) a message is ``{"v": 1, "op": ..., "users": [...], ...}``;
+    ``op`` tells the kind (a discriminated union), so a consumer reads exactly the fields its kind has.
     """
 
     model_config = ConfigDict(extra="forbid")
 
     v: int = 1
-    op: FanoutOp
+    op: str
     users: list[str] = Field(min_length=1)
-    entry: EntryBody | None = None
-    author_id: str | None = None
+
+
+class AddEntry(_Message):
+    """Put ``entry`` in every listed user's timeline."""
+
+    op: Literal["add"] = "add"
+    entry: EntryBody
+
+
+class RemoveEntry(_Message):
+    """Delete ``entry`` from every listed user's timeline."""
+
+    op: Literal["remove"] = "remove"
+    entry: EntryBody
+
+
+class MarkPull(_Message):
+    """Add ``author_id`` to every listed user's pull set (the author became a celebrity)."""
+
+    op: Literal["mark_pull"] = "mark_pull"
+    author_id: str
+
+
+class TrimTimelines(_Message):
+    """Trim every listed user's timeline to TIMELINE_MAX_ITEMS."""
+
+    op: Literal["trim"] = "trim"
+
+
+EntryMessage = AddEntry | RemoveEntry
+FanoutMessage = Annotated[AddEntry | RemoveEntry | MarkPull | TrimTimelines, Field(discriminator="op")]
+"""Any message of the ``fanout`` queue."""
+
+
+@cache
+def _fanout_message() -> TypeAdapter[FanoutMessage]:
+    return TypeAdapter(FanoutMessage)
+
+
+def parse_fanout_message(body: str | bytes) -> FanoutMessage:
+    """A queued message's body as its kind's model; a ValidationError for anything else."""
+    return _fanout_message().validate_json(body)
 
 
 @dataclass

@@ -16,33 +16,29 @@ items sort above it, so paging while new items arrive never repeats or skips an 
 
 from __future__ import annotations
 
-import re
 import time
 from collections.abc import Callable
 from concurrent.futures import Executor, Future
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any
 
 from functions.core.concurrency import both, chunked, run_all
-from functions.core.config import Settings, get_settings
-from functions.core.errors import InvalidCursor
-from functions.core.pagination import decode_cursor, encode_cursor
-from functions.graph.dal import FollowRepository
+from functions.core.config import load
+from functions.core.ids import is_ulid
+from functions.core.pagination import cursor_field, encode_cursor
 from functions.timeline.dal import BATCH_GET_MAX, TimelineStore
-from functions.timeline.fanout import entry_of_record, trim_timeline
-from functions.timeline.hydration import hydrate
+from functions.timeline.fanout import trim_timeline
 from functions.timeline.models import TimelineEntry, TimelineMeta
-from functions.tweets.dal import TweetRepository
+from functions.timeline.ports import Audience, TweetReader
+from functions.timeline.settings import TimelineSettings
 from functions.tweets.models import Tweet, TweetPage
 
 TOUCH_INTERVAL_SECONDS = 3600
 """last_seen is written at most once per hour per reader."""
 REBUILD_PER_AUTHOR = 50
 """A rebuild copies each followed account's newest tweets up to this many."""
-FOLLOWING_PAGE = 1000
 MAX_ROUNDS = 5
 """Merge rounds per page: more than one only when many candidates were deleted tweets or duplicates."""
-_ULID = re.compile(r"^[0-9A-HJKMNP-TV-Z]{26}$")
 
 
 @dataclass
@@ -66,9 +62,9 @@ class _Window:
 @dataclass
 class HomeTimeline:
     store: TimelineStore
-    tweets: TweetRepository
-    graph: FollowRepository
-    settings: Callable[[], Settings] = get_settings
+    tweets: TweetReader
+    audience: Audience
+    settings: Callable[[], TimelineSettings] = field(default=lambda: load(TimelineSettings))
     clock: Callable[[], float] = time.time
     executor: Executor | None = None
     rebuild_per_author: int = REBUILD_PER_AUTHOR
@@ -85,7 +81,7 @@ class HomeTimeline:
         pages add 1 GetItem (meta) beside the first Query.
         """
         scope = f"timeline:home:{caller}"
-        before = _position(scope, cursor)
+        before: str | None = cursor_field(scope, cursor, "before", is_ulid)
         n = limit + 2
         report = ReadReport()
         meta, entries, more = self._first_round(caller, before, n)
@@ -103,7 +99,7 @@ class HomeTimeline:
         def followed() -> list[str]:
             nonlocal following
             if following is None:
-                following = self._following(caller)
+                following = self.audience.following(caller)
             return following
 
         tweets: list[Tweet] = []
@@ -121,7 +117,7 @@ class HomeTimeline:
                 chunk = candidates[taken : taken + limit - len(tweets)]
                 taken += len(chunk)
                 report.hydrated += len(chunk)
-                shown = hydrate(self.tweets, caller, chunk, self.executor)
+                shown = self.tweets.hydrate(caller, chunk)
                 for entry, tweet in zip(chunk, shown, strict=True):
                     position = entry.entry_id
                     if tweet is None or tweet.tweet_id in seen:
@@ -152,9 +148,9 @@ class HomeTimeline:
         """
         now = self.clock()
         self.store.touch(caller, now)
-        followees = self._following(caller)
+        followees = self.audience.following(caller)
         authors = [*followees, caller]
-        results, metas = both(
+        pages, metas = both(
             self.executor,
             lambda: run_all(
                 self.executor, lambda a: self.tweets.by_author(a, None, self.rebuild_per_author), authors
@@ -163,19 +159,19 @@ class HomeTimeline:
         )
         celebrities = {a for a in followees if a in metas and metas[a].celebrity}
         floor = ""
-        records = {}
-        for author, (items, exhausted) in zip(authors, results, strict=True):
+        newest: dict[str, TimelineEntry] = {}
+        for author, page in zip(authors, pages, strict=True):
             if author in celebrities:
                 continue  # merged at read time
-            records.update({r.tweet_id: r for r in items})
-            if items and not exhausted:
-                floor = max(floor, items[-1].tweet_id)
-        keep = sorted((r for r in records.values() if r.tweet_id >= floor), key=_tweet_id, reverse=True)
+            newest.update({e.entry_id: e for e in page.entries})
+            if page.entries and not page.exhausted:
+                floor = max(floor, page.entries[-1].entry_id)
+        keep = sorted((e for e in newest.values() if e.entry_id >= floor), key=_entry_id, reverse=True)
         max_items = self.settings().timeline_max_items
         if len(keep) > max_items:
             keep = keep[:max_items]
-            floor = max(floor, keep[-1].tweet_id)
-        chunks = self.store.put_entries((caller, entry_of_record(r)) for r in keep)
+            floor = max(floor, keep[-1].entry_id)
+        chunks = self.store.put_entries((caller, e) for e in keep)
         run_all(self.executor, self.store.batch_write, chunks)
         self.store.record_rebuild(caller, floor, celebrities)
         trim_timeline(self.store, caller, max_items)
@@ -218,11 +214,9 @@ class HomeTimeline:
             sources.append((above, frontier))
             authors = sorted(meta.pull - {caller})
         report.pull_queries += len(authors)
-        for items, exhausted in run_all(
-            self.executor, lambda a: self.tweets.by_author(a, before, n), authors
-        ):
-            frontier = None if exhausted or not items else items[-1].tweet_id
-            sources.append(([entry_of_record(r) for r in items], frontier))
+        for page in run_all(self.executor, lambda a: self.tweets.by_author(a, before, n), authors):
+            frontier = None if page.exhausted or not page.entries else page.entries[-1].entry_id
+            sources.append((page.entries, frontier))
         bound = max((f for _, f in sources if f), default=None)
         merged: dict[str, TimelineEntry] = {}
         for items_, _ in sources:
@@ -235,17 +229,6 @@ class HomeTimeline:
         )
         report.candidates += len(candidates)
         return _Window(candidates, exhausted=bound is None)
-
-    def _following(self, caller: str) -> list[str]:
-        """Everyone the caller follows: 1 Query per 1000 on the follows LSI (strongly consistent)."""
-        ids: list[str] = []
-        before: str | None = None
-        while True:
-            page = self.graph.following(caller, before, FOLLOWING_PAGE)
-            ids.extend(edge.followee_id for edge in page)
-            if len(page) < FOLLOWING_PAGE:
-                return ids
-            before = page[-1].follow_seq
 
     def _metas(self, user_ids: list[str], attributes: list[str]) -> dict[str, TimelineMeta]:
         found: dict[str, TimelineMeta] = {}
@@ -264,17 +247,3 @@ class HomeTimeline:
 
 def _entry_id(entry: TimelineEntry) -> str:
     return entry.entry_id
-
-
-def _tweet_id(record: Any) -> str:
-    return str(record.tweet_id)
-
-
-def _position(scope: str, cursor: str | None) -> str | None:
-    position = decode_cursor(scope, cursor)
-    if position is None:
-        return None
-    before = position.get("before")
-    if not isinstance(before, str) or not _ULID.match(before):
-        raise InvalidCursor("The cursor is invalid.")
-    return before

@@ -11,90 +11,38 @@ import contextlib
 import time
 from collections.abc import Callable
 from concurrent.futures import Executor
-from dataclasses import dataclass
-from datetime import UTC, datetime
-from typing import TypeVar
 
 from ulid import ULID
 
-from functions.core.errors import Forbidden, InvalidCursor, NotFound, Unprocessable
-from functions.core.observability import logger
-from functions.core.pagination import decode_cursor, encode_cursor
+from functions.core.clock import iso_millis
+from functions.core.errors import Forbidden, NotFound, Unprocessable
+from functions.core.ids import plausible_key
+from functions.core.pagination import cursor_field, encode_cursor
 from functions.core.rate_limits import TWEETS, Limit, charge
 from functions.tweets.dal import (
     KIND_RETWEET,
-    LIKE,
-    RETWEET,
-    Hydration,
     PurgeReport,
     TweetGone,
     TweetRecord,
     TweetRepository,
 )
 from functions.tweets.models import (
-    Entities,
+    EntryPage,
     LikeState,
     RetweetState,
     Tweet,
     TweetCreate,
+    TweetEntry,
     TweetPage,
     is_tweet_id,
 )
+from functions.tweets.reads import Known, TweetReads, to_tweet
 from functions.tweets.text import extract_entities
-from functions.users.dal import UserRecord
-from functions.users.logic import to_summary
-
-_T = TypeVar("_T")
 
 MediaResolver = Callable[[str, list[str]], list[str]]
 """(caller_id, media_ids) -> media_ids to attach; raises a DomainError for media the caller may not use."""
-Fetch = Callable[[str | None, int], tuple[list[TweetRecord], bool]]
-"""(after, limit) -> (index items newest first strictly after ``after``, exhausted)."""
-
-
-def _plausible_user_id(value: str) -> bool:
-    return 0 < len(value) <= 128 and "#" not in value
-
-
-def iso_millis(timestamp: float) -> str:
-    return datetime.fromtimestamp(timestamp, UTC).isoformat(timespec="milliseconds").replace("+00:00", "Z")
-
-
-@dataclass(frozen=True)
-class Entry:
-    """One visible item of a list: an original tweet, and who retweeted it when the item is a retweet."""
-
-    original: TweetRecord
-    retweeter_id: str | None = None
-
-
-def to_tweet(
-    record: TweetRecord,
-    author: UserRecord,
-    *,
-    liked: bool,
-    retweeted: bool,
-    retweeted_by: UserRecord | None = None,
-) -> Tweet:
-    return Tweet(
-        tweet_id=record.tweet_id,
-        user=to_summary(author),
-        text=record.text or "",
-        entities=Entities(
-            hashtags=list(record.hashtags or []),
-            mentions=list(record.mentions or []),
-            urls=list(record.urls or []),
-        ),
-        media=[],  # no media domain yet: no tweet can carry media (see media_ids in post)
-        reply_to=record.reply_to,
-        created_at=record.created_at,
-        like_count=max(0, int(record.like_count)),
-        retweet_count=max(0, int(record.retweet_count)),
-        reply_count=max(0, int(record.reply_count)),
-        liked_by_me=liked,
-        retweeted_by_me=retweeted,
-        retweeted_by=to_summary(retweeted_by) if retweeted_by is not None else None,
-    )
+Fetch = Callable[[str | None, int], EntryPage]
+"""(after, limit) -> index items newest first strictly after ``after``, and whether the index is exhausted."""
 
 
 class TweetService:
@@ -109,7 +57,7 @@ class TweetService:
     ) -> None:
         """``executor`` runs independent reads side by side (sequentially when None)."""
         self.repo = repo
-        self.executor = executor
+        self.reads = TweetReads(repo, executor)
         self.resolve_media = resolve_media
         self.tweet_limit = tweet_limit
         self.clock = clock
@@ -151,15 +99,19 @@ class TweetService:
         return to_tweet(record, author, liked=False, retweeted=False)
 
     def get(self, caller: str, tweet_id: str) -> Tweet:
-        """1 GetItem (+1 if the ID is a retweet's), then users and engagements BatchGetItems in parallel."""
+        """1 GetItem (+1 if the ID is a retweet's), then 1 BatchGetItem across users and engagements."""
         record = self._existing(tweet_id)
-        entry = Entry(record)
+        known = Known(tweets={record.tweet_id: record})
+        entry = TweetEntry.tweet(record.tweet_id, record.author_id)
         if record.is_retweet:
-            entry = Entry(self._existing(str(record.retweet_of)), retweeter_id=record.author_id)
-        tweets = self._hydrate(caller, [entry])
-        if not tweets:
+            original = self._existing(str(record.retweet_of))
+            known.tweets[original.tweet_id] = original
+            entry = TweetEntry(record.tweet_id, original.tweet_id, record.author_id, original.author_id)
+        self.reads.read(caller, [entry], known, reread=False)  # both were just read, consistently
+        (tweet,) = self.reads.render([entry], known)
+        if tweet is None:
             raise NotFound("No such tweet.")
-        return tweets[0]
+        return tweet
 
     def delete(self, caller: str, tweet_id: str) -> None:
         """1 GetItem, then 1 TransactWriteItems (a retweet's ID: an un-retweet, see ``unretweet``)."""
@@ -230,19 +182,19 @@ class TweetService:
             parent = self._existing(str(parent.retweet_of))
         parent_id = parent.tweet_id
         return self._page(
-            caller, f"replies:{parent_id}", cursor, limit, lambda a, n: self.repo.replies(parent_id, a, n)
+            caller, f"replies:{parent_id}", cursor, limit, lambda a, n: self.reads.replies(parent_id, a, n)
         )
 
     def user_timeline(self, caller: str, user_id: str, cursor: str | None, limit: int) -> TweetPage:
         """The user's tweets, replies and retweets, newest first; 404 for an unknown user."""
-        if not _plausible_user_id(user_id):
+        if not plausible_key(user_id):
             raise NotFound("No such user.")
         page = self._page(
             caller,
             f"timeline:user:{user_id}",
             cursor,
             limit,
-            lambda after, n: self.repo.by_author(user_id, after, n),
+            lambda after, n: self.reads.by_author(user_id, after, n),
         )
         # Only an empty page needs the profile read: otherwise the author BatchGet already found it.
         if not page.tweets and self.repo.user(user_id) is None:
@@ -261,39 +213,29 @@ class TweetService:
         the last item consumed, so items that arrive later sort before it and never shift the pages that
         follow (no repeats, no skips).
         """
-        after = _position(scope, cursor)
-        entries: list[Entry] = []
+        after: str | None = cursor_field(scope, cursor, "after", is_tweet_id)
+        entries: list[TweetEntry] = []
         seen: set[str] = set()
         has_more = False
-        known = Hydration(tweets={}, users={}, engaged=set())
+        known = Known()
         while not has_more:
-            batch, exhausted = fetch(after, limit + 1 - len(entries))
-            originals = {str(i.retweet_of) if i.is_retweet and i.retweet_of else i.tweet_id for i in batch}
-            read = self.repo.hydration(
-                {item.tweet_id for item in batch} | originals,
-                {item.author_id for item in batch} - set(known.users),
-                caller,
-                originals,
-                self.executor,
-            )
-            known.users.update(read.users)
-            known.engaged |= read.engaged
-            for item in batch:
-                entry = _visible(item, read.tweets)
-                if entry is None:  # deleted, or a retweet whose original was deleted
-                    after = item.tweet_id
+            batch = fetch(after, limit + 1 - len(entries))
+            self.reads.read(caller, batch.entries, known)
+            for entry in batch.entries:
+                if self.reads.original(entry, known) is None:  # deleted, or a retweet of a deleted tweet
+                    after = entry.entry_id
                     continue
                 if len(entries) == limit:
                     has_more = True  # a visible item follows this page
                     break
-                after = item.tweet_id
-                if entry.original.tweet_id not in seen:  # one entry per original tweet per page
-                    seen.add(entry.original.tweet_id)
+                after = entry.entry_id
+                if entry.original_id not in seen:  # one entry per original tweet per page
+                    seen.add(entry.original_id)
                     entries.append(entry)
-            if exhausted or not batch:
+            if batch.exhausted or not batch.entries:
                 break
         next_cursor = encode_cursor(scope, {"after": after}) if has_more and after else None
-        tweets = self._render(entries, known)
+        tweets = [t for t in self.reads.render(entries, known) if t is not None]
         return TweetPage(tweets=tweets, next_cursor=next_cursor, has_more=has_more)
 
     # ---- helpers ------------------------------------------------------------------------------------
@@ -304,42 +246,6 @@ class TweetService:
         if record is None:
             raise NotFound("No such tweet.")
         return record
-
-    def _hydrate(self, caller: str, entries: list[Entry]) -> list[Tweet]:
-        """Author and retweeter summaries and the caller's likes and retweets: 1 BatchGetItem."""
-        if not entries:
-            return []
-        user_ids = {e.original.author_id for e in entries} | {
-            e.retweeter_id for e in entries if e.retweeter_id
-        }
-        originals = {e.original.tweet_id for e in entries}
-        return self._render(entries, self.repo.hydration((), user_ids, caller, originals, self.executor))
-
-    def _render(self, entries: list[Entry], known: Hydration) -> list[Tweet]:
-        """Tweets from entries and what was read for them; profiles still unknown (authors of retweeted
-        originals) are read first: 1 BatchGetItem on users, only when some are missing."""
-        wanted = {e.original.author_id for e in entries} | {e.retweeter_id for e in entries if e.retweeter_id}
-        missing = wanted - set(known.users)
-        users = {**known.users, **self.repo.users(missing)} if missing else known.users
-        engaged = known.engaged
-        tweets = []
-        for entry in entries:
-            author = users.get(entry.original.author_id)
-            retweeter = users.get(entry.retweeter_id) if entry.retweeter_id else None
-            if author is None or (entry.retweeter_id and retweeter is None):
-                logger.warning("tweet without author profile", extra={"tweet_id": entry.original.tweet_id})
-                continue
-            original_id = entry.original.tweet_id
-            tweets.append(
-                to_tweet(
-                    entry.original,
-                    author,
-                    liked=(original_id, LIKE) in engaged,
-                    retweeted=(original_id, RETWEET) in engaged,
-                    retweeted_by=retweeter,
-                )
-            )
-        return tweets
 
     def _media(self, caller: str, media_ids: list[str]) -> list[str]:
         if not media_ids:
@@ -364,28 +270,6 @@ class CleanupService:
         if kind == KIND_RETWEET:
             return PurgeReport()
         return self.repo.purge_engagements(tweet_id)
-
-
-def _visible(item: TweetRecord, fresh: dict[str, TweetRecord]) -> Entry | None:
-    current = fresh.get(item.tweet_id)
-    if current is None:
-        return None
-    if not current.is_retweet:
-        return Entry(current)
-    original = fresh.get(str(current.retweet_of))
-    if original is None or original.is_retweet:
-        return None
-    return Entry(original, retweeter_id=current.author_id)
-
-
-def _position(scope: str, cursor: str | None) -> str | None:
-    position = decode_cursor(scope, cursor)
-    if position is None:
-        return None
-    after = position.get("after")
-    if not is_tweet_id(after):
-        raise InvalidCursor("The cursor is invalid.")
-    return str(after)
 
 
 def _unknown_parent() -> Unprocessable:

@@ -1,12 +1,14 @@
-"""Request and response shapes of the tweets domain (the typed edge of the API)."""
+"""Shapes of the tweets domain: requests and responses (the typed edge of the API), and the values other
+domains receive (``TweetEntry`` pages, tweets-table images from the stream) instead of PynamoDB records."""
 
 from __future__ import annotations
 
-import re
+from dataclasses import dataclass
 from typing import Annotated, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, StringConstraints, field_validator
 
+from functions.core.ids import is_ulid
 from functions.tweets.text import MAX_TWEET_CHARS, TextRuleError, normalise
 from functions.users.models import UserSummary
 
@@ -14,12 +16,12 @@ MAX_MEDIA_PER_TWEET = 4
 # Generous bound on the raw text before normalisation, so a huge body is refused before any work.
 _MAX_RAW_TEXT = MAX_TWEET_CHARS * 8
 
-_ULID = re.compile(r"^[0-9A-HJKMNP-TV-Z]{26}$")
+TweetKind = Literal["tweet", "retweet"]
 
 
 def is_tweet_id(value: object) -> bool:
     """Only IDs this service could have issued (ULIDs) reach DynamoDB; anything else is simply unknown."""
-    return isinstance(value, str) and bool(_ULID.match(value))
+    return is_ulid(value)
 
 
 MediaId = Annotated[str, StringConstraints(min_length=1, max_length=64)]
@@ -108,3 +110,61 @@ class LikeState(BaseModel):
 class RetweetState(BaseModel):
     retweeted: bool
     retweet_count: int
+
+
+# ---- values for lists and for other domains ----------------------------------------------------------
+@dataclass(frozen=True)
+class TweetEntry:
+    """One entry of a list of tweets (an author's timeline, replies, a home timeline), not rendered: the
+    tweet or retweet ``entry_id`` that put it there, posted by ``author_id`` (the retweeter for a
+    retweet), showing the tweet ``original_id`` (``entry_id`` itself for a tweet or reply), whose author
+    is ``original_author_id`` when known (always for a tweet; for a retweet only once its original was
+    read, which lets rendering read every author in one round trip)."""
+
+    entry_id: str
+    original_id: str
+    author_id: str
+    original_author_id: str | None = None
+
+    @property
+    def is_retweet(self) -> bool:
+        return self.entry_id != self.original_id
+
+    @property
+    def kind(self) -> TweetKind:
+        return "retweet" if self.is_retweet else "tweet"
+
+    @classmethod
+    def tweet(cls, tweet_id: str, author_id: str) -> TweetEntry:
+        return cls(tweet_id, tweet_id, author_id, author_id)
+
+    @classmethod
+    def retweet(cls, retweet_id: str, retweeter_id: str, original_id: str) -> TweetEntry:
+        return cls(retweet_id, original_id, retweeter_id)
+
+
+@dataclass(frozen=True)
+class EntryPage:
+    """Entries of a list, newest first; ``exhausted`` when nothing older follows."""
+
+    entries: list[TweetEntry]
+    exhausted: bool
+
+
+class TweetImage(BaseModel):
+    """A tweets-table item as a stream record carries it: the part the stream's consumers read."""
+
+    model_config = ConfigDict(extra="ignore")
+
+    tweet_id: Annotated[str, StringConstraints(min_length=1)]
+    kind: str = "tweet"
+    author_id: str
+    retweet_of: str | None = None
+
+    def entry(self) -> TweetEntry | None:
+        """The item as lists hold it; None for an item no list shows (a retweet that names no original)."""
+        if self.kind == "retweet" and self.retweet_of:
+            return TweetEntry.retweet(self.tweet_id, self.author_id, self.retweet_of)
+        if self.kind == "tweet":
+            return TweetEntry.tweet(self.tweet_id, self.author_id)
+        return None

@@ -11,7 +11,7 @@ import math
 import os
 import time
 import uuid
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterator, Sequence
 from typing import Any
 
 # Powertools Metrics reads its namespace when functions.core.observability is first imported, which
@@ -23,12 +23,15 @@ import boto3
 import pytest
 from ulid import ULID
 
+from functions.core.concurrency import shared_executor
+from functions.graph.audience import FollowerPage, GraphAudience
 from functions.graph.dal import FollowRecord, FollowRepository, new_follow
 from functions.timeline.dal import Backoff, TimelineStore
-from functions.timeline.fanout import Timelines, default_executor
-from functions.timeline.handlers import dispatcher, worker
-from functions.timeline.models import EntryBody, FanoutMessage, TimelineEntry
-from functions.tweets.dal import TweetRecord, TweetRepository
+from functions.timeline.fanout import Timelines
+from functions.timeline.handlers import dispatcher, wiring, worker
+from functions.timeline.models import AddEntry, EntryBody, FanoutMessage, TimelineEntry
+from functions.tweets.models import TweetEntry
+from functions.users.dal import UserRepository
 from local_cloud.lambda_runtime import LocalLambdaContext
 from tests.support.events import event
 from tests.support.fanout import RecordingQueue
@@ -67,13 +70,19 @@ class _Http:
     headers: dict[str, str] = {}
 
 
-def timelines(store: TimelineStore | None = None, queue: Any = None, **options: Any) -> Timelines:
+def timelines(
+    store: TimelineStore | None = None,
+    queue: RecordingQueue | None = None,
+    audience: GraphAudience | None = None,
+    **options: Any,
+) -> Timelines:
+    """The write side as the composition root builds it, with the given store, queue and audience."""
     return Timelines(
         store or TimelineStore(),
         queue or RecordingQueue(),
-        TweetRepository(),
-        FollowRepository(),
-        executor=default_executor(),
+        wiring.tweet_reader(),
+        audience or wiring.audience(),
+        executor=shared_executor(),
         **options,
     )
 
@@ -95,8 +104,8 @@ def followers_of(author: str, count: int, *, active: int | None = None) -> list[
     return ids
 
 
-def tweet_by(author: str) -> TweetRecord:
-    return TweetRecord(tweet_id=str(ULID()), author_id=author, kind="tweet")
+def tweet_by(author: str) -> TweetEntry:
+    return TweetEntry.tweet(str(ULID()), author)
 
 
 def entry_ids(user_id: str) -> list[str]:
@@ -104,8 +113,8 @@ def entry_ids(user_id: str) -> list[str]:
     return [e.entry_id for e in entries]
 
 
-def add_message(users: list[str], entry: TimelineEntry) -> FanoutMessage:
-    return FanoutMessage(op="add", users=users, entry=EntryBody.of(entry))
+def add_message(users: list[str], entry: TimelineEntry) -> AddEntry:
+    return AddEntry(users=users, entry=EntryBody.of(entry))
 
 
 def sqs_event(message: FanoutMessage, message_id: str | None = None) -> dict[str, Any]:
@@ -142,8 +151,8 @@ def test_fanning_out_to_n_followers_costs_ceil_n_over_25_batch_writes(followers:
 
     assert report.recipients == followers and not report.celebrity
     assert hooked.batch_writes == math.ceil(followers / 25)
-    assert all(tweet.tweet_id in entry_ids(f) for f in ids)
-    assert tweet.tweet_id in entry_ids(author), "the author's own timeline gets it too"
+    assert all(tweet.entry_id in entry_ids(f) for f in ids)
+    assert tweet.entry_id in entry_ids(author), "the author's own timeline gets it too"
 
 
 def test_followers_are_read_in_growing_pages_and_each_page_is_sent_before_the_next_is_read() -> None:
@@ -152,20 +161,19 @@ def test_followers_are_read_in_growing_pages_and_each_page_is_sent_before_the_ne
     events: list[tuple[Any, ...]] = []
 
     class Queue(RecordingQueue):
-        def send(self, messages: list[FanoutMessage]) -> int:
+        def send(self, messages: Sequence[FanoutMessage]) -> int:
             events.append(("send", len(messages)))
             return super().send(messages)
 
+    class Audience(GraphAudience):
+        def followers(self, user_id: str, before: str | None, limit: int, since: str = "") -> FollowerPage:
+            page = super().followers(user_id, before, limit, since)
+            events.append(("page", limit, len(page.follower_ids)))
+            return page
+
     queue = Queue()
-    fan = timelines(queue=queue, chunk_size=10, follower_page=40)
-    read_page = fan.graph.followers
-
-    def followers(author_id: str, before: str | None, limit: int) -> Any:
-        page = read_page(author_id, before, limit)
-        events.append(("page", limit, len(page)))
-        return page
-
-    fan.graph.followers = followers  # type: ignore[method-assign]
+    audience = Audience(FollowRepository(), UserRepository())
+    fan = timelines(queue=queue, audience=audience, chunk_size=10, follower_page=40)
     report = fan.tweet_posted(tweet_by(author))
 
     pages = [e[1:] for e in events if e[0] == "page"]
@@ -191,7 +199,7 @@ def test_inactive_followers_are_skipped_at_fan_out(inline_max: int) -> None:
     assert report.inline == (inline_max > 0)
     adds = [m for m in queue.messages if m.op == "add"]
     assert [set(m.users) for m in adds] == ([] if inline_max else [set(ids[:2])])
-    assert [tweet.tweet_id in entry_ids(f) for f in ids] == [True, True, False, False, False, False]
+    assert [tweet.entry_id in entry_ids(f) for f in ids] == [True, True, False, False, False, False]
 
 
 def test_a_small_audience_is_written_by_the_dispatcher_and_a_large_one_through_the_queue() -> None:

@@ -12,7 +12,7 @@ import boto3
 from ulid import ULID
 
 from functions.timeline.dal import TimelineStore
-from functions.timeline.models import EntryBody, FanoutMessage, TimelineEntry
+from functions.timeline.models import AddEntry, EntryBody, TimelineEntry
 
 _SCRIPT = Path(__file__).resolve().parents[2] / "scripts" / "redrive.py"
 _spec = importlib.util.spec_from_file_location("redrive", _SCRIPT)
@@ -30,7 +30,7 @@ def test_redrive_moves_every_dead_letter_back_and_the_worker_applies_them(cloud:
     tweet_id = str(ULID())
     entry = EntryBody.of(TimelineEntry(tweet_id, tweet_id, "author"))
     for reader in readers:  # dead letters: one message per reader
-        body = FanoutMessage(op="add", users=[reader], entry=entry).model_dump_json(exclude_none=True)
+        body = AddEntry(users=[reader], entry=entry).model_dump_json(exclude_none=True)
         sqs.send_message(QueueUrl=dlq_url, MessageBody=body)
 
     result = redrive.redrive(sqs, queue_url)

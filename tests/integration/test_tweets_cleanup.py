@@ -21,11 +21,11 @@ os.environ.setdefault("POWERTOOLS_SERVICE_NAME", "chirp")
 import pytest
 from ulid import ULID
 
+from functions.core.clock import iso_millis
 from functions.core.rate_limits import TWEETS as _LIMIT
 from functions.core.rate_limits import charge
 from functions.tweets.dal import EngagementRecord, TweetRecord, TweetRepository
 from functions.tweets.handlers.cleanup import lambda_handler
-from functions.tweets.logic import iso_millis
 from functions.users.dal import UserRecord
 from infra.resources import ENGAGEMENTS, TWEETS, USERS, ServiceSpec
 from local_cloud.lambda_runtime import LocalLambdaContext

@@ -3,17 +3,20 @@
 from __future__ import annotations
 
 import math
+from collections.abc import Sequence
+from dataclasses import dataclass, field
 
+from functions.timeline.dal import FanoutQueue
 from functions.timeline.models import FanoutMessage
 
 
-class RecordingQueue:
+@dataclass
+class RecordingQueue(FanoutQueue):
     """Stands in for the fan-out queue: keeps the messages instead of sending them (and reports the
     SendMessageBatch calls the real queue would have made, 10 messages each)."""
 
-    def __init__(self) -> None:
-        self.messages: list[FanoutMessage] = []
+    messages: list[FanoutMessage] = field(default_factory=list)
 
-    def send(self, messages: list[FanoutMessage]) -> int:
+    def send(self, messages: Sequence[FanoutMessage]) -> int:
         self.messages.extend(messages)
         return math.ceil(len(messages) / 10)

@@ -5,6 +5,7 @@ from __future__ import annotations
 import math
 import os
 import time
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -14,9 +15,10 @@ os.environ.setdefault("POWERTOOLS_METRICS_NAMESPACE", "Chirp")
 os.environ.setdefault("POWERTOOLS_SERVICE_NAME", "chirp")
 
 import pytest
+from pydantic import BaseModel
 from ulid import ULID
 
-from functions.core.config import Settings
+from functions.graph.audience import FollowerPage
 from functions.timeline.dal import (
     Backoff,
     FanoutQueue,
@@ -25,10 +27,21 @@ from functions.timeline.dal import (
     ulid_lower_bound,
 )
 from functions.timeline.fanout import Timelines, sampled_for_trim, trim_every
-from functions.timeline.models import FanoutMessage, TimelineEntry, TimelineMeta
+from functions.timeline.models import (
+    AddEntry,
+    EntryBody,
+    MarkPull,
+    RemoveEntry,
+    TimelineEntry,
+    TimelineMeta,
+    TrimTimelines,
+    parse_fanout_message,
+)
 from functions.timeline.read import HomeTimeline
-from functions.tweets.dal import Hydration, TweetRecord
-from functions.users.dal import UserRecord
+from functions.timeline.settings import TimelineSettings as Settings
+from functions.tweets.models import Entities, EntryPage, Tweet, TweetEntry
+from functions.users.models import UserSummary
+from tests.support.events import event
 from tests.support.fanout import RecordingQueue
 
 NOW = 1_800_000_000.0
@@ -127,11 +140,65 @@ def test_still_unprocessed_after_every_attempt_raises() -> None:
 def test_messages_go_ten_per_send_message_batch_and_failed_entries_are_resent() -> None:
     sqs = FakeSqs(fail_first=2)
     queue = FanoutQueue(client=sqs, queue_url="https://sqs/fanout", backoff=no_sleep())
-    messages = [FanoutMessage(op="trim", users=[f"u{i}"]) for i in range(23)]
+    messages = [TrimTimelines(users=[f"u{i}"]) for i in range(23)]
 
     calls = queue.send(messages)
 
     assert sqs.calls == [10, 2, 10, 3] and calls == 4
+
+
+# ---- the wire format of fan-out messages ------------------------------------------------------------------
+TODAYS_BODIES: list[tuple[type[BaseModel], str]] = [
+    (
+        AddEntry,
+        '{"v":1,"op":"add","users":["u1","u2"],"entry":{"entry_id":"01KQ8Z5Y3M0000000000000001",'
+        '"original_id":"01KQ8Z5Y3M0000000000000000","author_id":"bob","original_author_id":"alice"}}',
+    ),
+    (
+        RemoveEntry,
+        '{"v":1,"op":"remove","users":["u1"],"entry":{"entry_id":"01KQ8Z5Y3M0000000000000000",'
+        '"original_id":"01KQ8Z5Y3M0000000000000000","author_id":"alice"}}',
+    ),
+    (MarkPull, '{"v":1,"op":"mark_pull","users":["u1"],"author_id":"celebrity"}'),
+    (TrimTimelines, '{"v":1,"op":"trim","users":["u1","u2","u3"]}'),
+]
+"""Bodies as the queue holds them from before messages were one model per kind."""
+
+
+@pytest.mark.parametrize(("kind", "body"), TODAYS_BODIES)
+def test_messages_already_on_the_queue_parse_as_their_kind_and_serialise_unchanged(
+    kind: type[BaseModel], body: str
+) -> None:
+    message = parse_fanout_message(body)
+
+    assert type(message) is kind
+    assert message.model_dump_json(exclude_none=True) == body
+
+
+def test_the_sample_queue_event_carries_an_add_message() -> None:
+    message = parse_fanout_message(event("fanout_sqs_event.json")["Records"][0]["body"])
+    assert isinstance(message, AddEntry) and message.entry.entry_id == message.entry.original_id
+
+
+@pytest.mark.parametrize(
+    "body",
+    [
+        '{"v":1,"op":"add","users":["u1"]}',  # an add without its entry
+        '{"v":1,"op":"trim","users":["u1"],"author_id":"a"}',  # a field its kind does not have
+        '{"v":1,"op":"promote","users":["u1"]}',  # an unknown kind
+        '{"v":1,"op":"trim","users":[]}',  # nobody to apply it to
+        "not json",
+    ],
+)
+def test_malformed_messages_are_refused(body: str) -> None:
+    with pytest.raises(ValueError):
+        parse_fanout_message(body)
+
+
+def test_a_new_message_is_what_the_worker_parses() -> None:
+    entry = EntryBody.of(TimelineEntry("E2", "E1", "bob", "alice"))
+    sent = RemoveEntry(users=["u1"], entry=entry)
+    assert parse_fanout_message(sent.model_dump_json(exclude_none=True)) == sent
 
 
 # ---- trim sampling --------------------------------------------------------------------------------------
@@ -142,38 +209,33 @@ def test_trim_sampling_is_deterministic_and_about_one_in_k() -> None:
     assert picks == [sampled_for_trim(f"user{i}", "01ENTRY", 100) for i in range(20_000)]
 
 
-# ---- fan-out with fake graph ---------------------------------------------------------------------------
-@dataclass
-class Edge:
-    follower_id: str
-    followee_id: str
-    follow_seq: str
+# ---- fan-out with a fake audience ------------------------------------------------------------------------
+class FakeAudience:
+    """The graph domain's ``Audience`` over in-memory lists (followers oldest follow first)."""
 
-
-class FakeGraph:
     def __init__(
-        self, followers: dict[str, list[str]], following: dict[str, list[str]] | None = None
+        self, followers: dict[str, list[str]] | None = None, following: dict[str, list[str]] | None = None
     ) -> None:
         self._followers = {
-            author: [Edge(f, author, f"{i:026d}") for i, f in reversed(list(enumerate(ids)))]
-            for author, ids in followers.items()
+            author: [(f"{i:026d}", f) for i, f in reversed(list(enumerate(ids)))]
+            for author, ids in (followers or {}).items()
         }
         self._following = following or {}
 
-    def followers(self, user_id: str, before_seq: str | None, limit: int) -> list[Edge]:
-        edges = [
-            e for e in self._followers.get(user_id, []) if before_seq is None or e.follow_seq < before_seq
-        ]
-        return edges[:limit]
+    def followers(self, user_id: str, before: str | None, limit: int, since: str = "") -> FollowerPage:
+        edges = [(s, f) for s, f in self._followers.get(user_id, []) if before is None or s < before][:limit]
+        ids = [f for s, f in edges if s > since]
+        last = len(edges) < limit or len(ids) < len(edges)
+        return FollowerPage(ids, None if last else edges[-1][0])
 
-    def following(self, user_id: str, before_seq: str | None, limit: int) -> list[Edge]:
-        ids = self._following.get(user_id, [])
-        return (
-            [Edge(user_id, f, f"{i:026d}") for i, f in enumerate(ids)][:limit] if before_seq is None else []
-        )
+    def following(self, user_id: str) -> list[str]:
+        return list(self._following.get(user_id, []))
+
+    def follower_count(self, user_id: str) -> int:
+        return len(self._followers.get(user_id, []))
 
 
-def settings(**overrides: Any) -> Any:
+def settings(**overrides: Any) -> Callable[[], Settings]:
     return lambda: Settings(**overrides)
 
 
@@ -184,20 +246,20 @@ def test_n_followers_cost_exactly_ceil_n_over_25_batch_writes(followers: int) ->
     ids = [f"f{i}" for i in range(followers)]
     fan = Timelines(
         TimelineStore(client=client, table_name="timelines"),
-        queue,  # type: ignore[arg-type]
-        FakeTweets([], {}),  # type: ignore[arg-type]
-        FakeGraph({"author": ids}),  # type: ignore[arg-type]
+        queue,
+        FakeTweets(),
+        FakeAudience({"author": ids}),
         settings=settings(),
         clock=lambda: NOW,
         follower_page=300,
     )
 
-    report = fan.tweet_posted(TweetRecord(tweet_id=str(ULID()), author_id="author", kind="tweet"))
+    report = fan.tweet_posted(TweetEntry.tweet(str(ULID()), "author"))
     for message in queue.messages:
-        if message.op == "add":
+        if isinstance(message, AddEntry):
             fan.apply(message)
 
-    adds = [m for m in queue.messages if m.op == "add"]
+    adds = [m for m in queue.messages if isinstance(m, AddEntry)]
     written = sorted(item["PutRequest"]["Item"]["user_id"]["S"] for item in client.written)
     assert report.recipients == followers and written == sorted(ids)
     assert len(client.batch_writes) == math.ceil(followers / 25)
@@ -212,15 +274,15 @@ def test_inactive_followers_get_nothing() -> None:
     queue = RecordingQueue()
     fan = Timelines(
         TimelineStore(client=FakeDynamo(active=False), table_name="timelines"),
-        queue,  # type: ignore[arg-type]
-        FakeTweets([], {}),  # type: ignore[arg-type]
-        FakeGraph({"author": ["f1", "f2"]}),  # type: ignore[arg-type]
+        queue,
+        FakeTweets(),
+        FakeAudience({"author": ["f1", "f2"]}),
         settings=settings(),
         clock=lambda: NOW,
     )
-    report = fan.tweet_posted(TweetRecord(tweet_id=str(ULID()), author_id="author", kind="tweet"))
+    report = fan.tweet_posted(TweetEntry.tweet(str(ULID()), "author"))
     assert (report.recipients, report.skipped_inactive) == (0, 2)
-    assert [m.op for m in queue.messages if m.op == "add"] == []
+    assert [m for m in queue.messages if isinstance(m, AddEntry)] == []
 
 
 # ---- the read path with in-memory tweets, timelines and graph ---------------------------------------------
@@ -230,47 +292,61 @@ def ids(count: int, start: float) -> list[str]:
 
 
 class FakeTweets:
-    def __init__(self, records: list[TweetRecord], users: dict[str, UserRecord]) -> None:
-        self.records = {r.tweet_id: r for r in records}
-        self.profiles = users
-        self.by_author_calls = 0
-        self.hydrated_keys = 0
+    """The tweets domain's ``TweetReader`` over in-memory items: ``users`` have profiles; an item not
+    held (deleted, un-retweeted) is not shown."""
 
-    def by_author(self, author_id: str, after: str | None, limit: int) -> tuple[list[TweetRecord], bool]:
-        self.by_author_calls += 1
+    def __init__(self, items: Sequence[TweetEntry] = (), users: Sequence[str] = ()) -> None:
+        self.items = {i.entry_id: i for i in items}
+        self.users = set(users)
+        self.hydrated = 0
+
+    def original_author(self, tweet_id: str) -> str | None:
+        item = self.items.get(tweet_id)
+        return None if item is None or item.is_retweet else item.author_id
+
+    def by_author(self, author_id: str, after: str | None, limit: int) -> EntryPage:
         mine = sorted(
             (
-                r
-                for r in self.records.values()
-                if r.author_id == author_id and (after is None or r.tweet_id < after)
+                i
+                for i in self.items.values()
+                if i.author_id == author_id and (after is None or i.entry_id < after)
             ),
-            key=lambda r: r.tweet_id,
+            key=lambda i: i.entry_id,
             reverse=True,
         )
-        return mine[:limit], len(mine) <= limit
+        return EntryPage(mine[:limit], exhausted=len(mine) <= limit)
 
-    def get_many(self, tweet_ids: Any) -> dict[str, TweetRecord]:
-        return {i: self.records[i] for i in tweet_ids if i in self.records}
+    def hydrate(self, caller: str, items: Sequence[TimelineEntry]) -> list[Tweet | None]:
+        self.hydrated += len(items)
+        return [self._shown(entry) for entry in items]
 
-    def users(self, user_ids: Any) -> dict[str, UserRecord]:
-        return {u: self.profiles[u] for u in user_ids if u in self.profiles}
-
-    def engaged(self, user_id: str, tweet_ids: Any) -> set[tuple[str, str]]:
-        return set()
-
-    def hydration(
-        self, tweet_ids: Any, user_ids: Any, caller: str, engaged_ids: Any, executor: Any = None
-    ) -> Hydration:
-        self.hydrated_keys += len(set(tweet_ids))
-        return Hydration(self.get_many(tweet_ids), self.users(user_ids), self.engaged(caller, engaged_ids))
-
-    def user(self, user_id: str) -> UserRecord | None:
-        return self.profiles.get(user_id)
+    def _shown(self, entry: TimelineEntry) -> Tweet | None:
+        original = self.items.get(entry.original_id)
+        if original is None or original.is_retweet or entry.entry_id not in self.items:
+            return None
+        retweeter = summary(entry.author_id) if entry.is_retweet else None
+        if original.author_id not in self.users or (entry.is_retweet and entry.author_id not in self.users):
+            return None
+        return Tweet(
+            tweet_id=original.entry_id,
+            user=summary(original.author_id),
+            text=original.entry_id,
+            entities=Entities(hashtags=[], mentions=[], urls=[]),
+            media=[],
+            reply_to=None,
+            created_at="t",
+            like_count=0,
+            retweet_count=0,
+            reply_count=0,
+            liked_by_me=False,
+            retweeted_by_me=False,
+            retweeted_by=retweeter,
+        )
 
 
 @dataclass
-class FakeStore:
-    """The read path's view of the timelines table."""
+class FakeStore(TimelineStore):
+    """The read path's view of the timelines table, in memory."""
 
     entries: dict[str, list[TimelineEntry]] = field(default_factory=dict)
     metas: dict[str, TimelineMeta] = field(default_factory=dict)
@@ -290,14 +366,12 @@ class FakeStore:
         return True
 
 
-def profile(user_id: str) -> UserRecord:
-    return UserRecord(
-        pk=user_id, username=user_id, email=f"{user_id}@x.io", display_name=user_id, created_at="t"
-    )
+def summary(user_id: str) -> UserSummary:
+    return UserSummary(user_id=user_id, username=user_id, display_name=user_id, avatar_url=None)
 
 
-def tweet(tweet_id: str, author: str) -> TweetRecord:
-    return TweetRecord(tweet_id=tweet_id, author_id=author, kind="tweet", created_at="t", text=tweet_id)
+def tweet(tweet_id: str, author: str) -> TweetEntry:
+    return TweetEntry.tweet(tweet_id, author)
 
 
 def read_all(home: HomeTimeline, reader: str, limit: int) -> list[str]:
@@ -326,8 +400,8 @@ def test_a_celebrity_with_more_tweets_than_a_page_is_merged_without_skips() -> N
         entries={"reader": [TimelineEntry(i, i, "bob", "bob") for i in bob_ids]},
         metas={"reader": TimelineMeta("reader", pull={"cel"}, last_seen=int(NOW))},
     )
-    tweets = FakeTweets(records, {u: profile(u) for u in ("bob", "cel", "reader")})
-    home = HomeTimeline(store, tweets, FakeGraph({}), settings=settings(), clock=lambda: NOW)  # type: ignore[arg-type]
+    tweets = FakeTweets(records, ("bob", "cel", "reader"))
+    home = HomeTimeline(store, tweets, FakeAudience(), settings=settings(), clock=lambda: NOW)
 
     for limit in (1, 2, 3, 7, 100):
         assert read_all(home, "reader", limit) == sorted(bob_ids + cel_ids, reverse=True)
@@ -338,14 +412,14 @@ def test_a_page_hydrates_only_the_entries_it_has_room_for() -> None:
     authors = ("c1", "c2", "c3")
     records = [tweet(i, a) for n, a in enumerate(authors) for i in ids(30, NOW - 900 + n)]
     store = FakeStore(metas={"reader": TimelineMeta("reader", pull=set(authors), last_seen=int(NOW))})
-    tweets = FakeTweets(records, {u: profile(u) for u in (*authors, "reader")})
-    home = HomeTimeline(store, tweets, FakeGraph({}), settings=settings(), clock=lambda: NOW)  # type: ignore[arg-type]
+    tweets = FakeTweets(records, (*authors, "reader"))
+    home = HomeTimeline(store, tweets, FakeAudience(), settings=settings(), clock=lambda: NOW)
 
     page = home.page("reader", None, 5)
 
-    assert [t.tweet_id for t in page.tweets] == sorted((r.tweet_id for r in records), reverse=True)[:5]
+    assert [t.tweet_id for t in page.tweets] == sorted((r.entry_id for r in records), reverse=True)[:5]
     assert page.has_more
-    assert tweets.hydrated_keys == 5
+    assert tweets.hydrated == 5
 
 
 def test_paging_below_the_floor_merges_every_followed_account() -> None:
@@ -361,11 +435,9 @@ def test_paging_below_the_floor_merges_every_followed_account() -> None:
         entries={"reader": [TimelineEntry(i, i, authors[i], authors[i]) for i in kept]},
         metas={"reader": TimelineMeta("reader", floor=everything[4], last_seen=int(NOW))},
     )
-    tweets = FakeTweets(
-        [tweet(i, a) for i, a in authors.items()], {u: profile(u) for u in ("alice", "carol", "reader")}
-    )
-    graph = FakeGraph({}, following={"reader": ["alice", "carol"]})
-    home = HomeTimeline(store, tweets, graph, settings=settings(), clock=lambda: NOW)  # type: ignore[arg-type]
+    tweets = FakeTweets([tweet(i, a) for i, a in authors.items()], ("alice", "carol", "reader"))
+    audience = FakeAudience(following={"reader": ["alice", "carol"]})
+    home = HomeTimeline(store, tweets, audience, settings=settings(), clock=lambda: NOW)
 
     for limit in (1, 3, 5, 100):
         assert read_all(home, "reader", limit) == everything
@@ -385,13 +457,10 @@ def test_deleted_tweets_and_second_entries_for_an_original_are_dropped() -> None
         TimelineEntry(retweet_id, original, "carol", "alice"),
         TimelineEntry(other, other, "alice", "alice"),
     ]
-    retweet = TweetRecord(tweet_id=retweet_id, author_id="carol", kind="retweet", retweet_of=original)
-    tweets = FakeTweets(
-        [tweet(original, "alice"), tweet(other, "alice"), retweet],
-        {u: profile(u) for u in ("alice", "carol")},
-    )
+    retweet = TweetEntry.retweet(retweet_id, "carol", original)
+    tweets = FakeTweets([tweet(original, "alice"), tweet(other, "alice"), retweet], ("alice", "carol"))
     store = FakeStore(entries={"reader": cache}, metas={"reader": TimelineMeta("reader", last_seen=int(NOW))})
-    home = HomeTimeline(store, tweets, FakeGraph({}), settings=settings(), clock=lambda: NOW)  # type: ignore[arg-type]
+    home = HomeTimeline(store, tweets, FakeAudience(), settings=settings(), clock=lambda: NOW)
 
     page = home.page("reader", None, 10)
 

@@ -1,9 +1,9 @@
 """Queue consumer of ``fanout``: applies one chunk of timeline changes per message.
 
-Each message is applied at most once per messageId (Powertools idempotency: a redelivered ``add`` after
-a later ``remove`` must not resurrect the entry). A message whose BatchWriteItem still has
-UnprocessedItems after the capped backoff fails alone (``batchItemFailures``); SQS redelivers it after
-the visibility timeout and moves it to ``fanout-dlq`` after maxReceiveCount (``make redrive`` replays).
+Each message is applied at most once per messageId (a redelivered ``add`` after a later ``remove`` must
+not resurrect the entry). A message whose BatchWriteItem still has UnprocessedItems after the capped
+backoff fails alone (``batchItemFailures``); SQS redelivers it after the visibility timeout and moves it
+to ``fanout-dlq`` after maxReceiveCount (``make redrive`` replays).
 """
 
 from __future__ import annotations
@@ -11,43 +11,20 @@ from __future__ import annotations
 from dataclasses import asdict
 from typing import Any
 
-from aws_lambda_powertools.utilities.batch import BatchProcessor, EventType, process_partial_response
-from aws_lambda_powertools.utilities.data_classes.sqs_event import SQSRecord
-from aws_lambda_powertools.utilities.typing import LambdaContext
-
-from functions.core.observability import logger, metrics, tracer
-from functions.timeline.handlers.idempotency import Once
+from functions.core.config import load
+from functions.core.consumer import QueueMessage, batch_consumer
 from functions.timeline.handlers.wiring import timelines
-from functions.timeline.models import FanoutMessage
+from functions.timeline.models import FanoutMessage, parse_fanout_message
+from functions.timeline.settings import WorkerSettings
 
 
-def handle_message(record: dict[str, Any]) -> dict[str, Any]:
-    """Apply one fan-out message (the unit made idempotent on its messageId)."""
-    message = FanoutMessage.model_validate_json(record["body"])
-    stats = timelines().apply(message)
-    logger.debug("fan-out message applied", extra={"op": message.op, "users": len(message.users)})
-    return asdict(stats)
+def parse_message(record: QueueMessage) -> FanoutMessage:
+    return parse_fanout_message(record.body)
 
 
-once = Once(handle_message, key="messageId")
+def apply_message(message: FanoutMessage) -> dict[str, Any]:
+    load(WorkerSettings)  # fails the first call, naming what the environment lacks
+    return asdict(timelines().apply(message))
 
 
-def processor() -> BatchProcessor:
-    """A fresh processor per invocation: it holds the batch's state, which must not outlive the batch."""
-    return BatchProcessor(event_type=EventType.SQS)
-
-
-def record_handler(record: SQSRecord) -> None:
-    once(record.raw_event)
-
-
-@logger.inject_lambda_context
-@tracer.capture_lambda_handler
-@metrics.log_metrics
-def lambda_handler(event: dict[str, Any], context: LambdaContext) -> dict[str, Any]:
-    once.register(context)
-    return dict(
-        process_partial_response(
-            event=event, record_handler=record_handler, processor=processor(), context=context
-        )
-    )
+lambda_handler = batch_consumer(QueueMessage, apply_message, parse=parse_message, idempotent=True)

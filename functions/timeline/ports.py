@@ -1,0 +1,48 @@
+"""What the timeline domain needs from the tweets and graph domains, as Protocols over their values.
+
+``fanout.py`` and ``read.py`` depend only on these; the composition root (``handlers/wiring.py``) plugs in
+the real adapters (``functions.tweets.reads.TweetReads``, ``functions.graph.audience.GraphAudience``) and
+tests plug in fakes. No data layer or PynamoDB record of another domain crosses this seam.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from typing import Protocol
+
+from functions.graph.audience import FollowerPage
+from functions.timeline.models import TimelineEntry
+from functions.tweets.models import EntryPage, Tweet
+
+
+class TweetReader(Protocol):
+    """The tweets a timeline shows and is built from."""
+
+    def original_author(self, tweet_id: str) -> str | None:
+        """The author of the original tweet ``tweet_id``; None when it is gone or names a retweet."""
+        ...
+
+    def by_author(self, author_id: str, after: str | None, limit: int) -> EntryPage:
+        """The author's newest tweets and retweets strictly after the position ``after`` (older ids)."""
+        ...
+
+    def hydrate(self, caller: str, entries: Sequence[TimelineEntry]) -> list[Tweet | None]:
+        """One rendered Tweet per entry, None where it must not be shown (deleted, undone, no author);
+        one BatchGetItem across tweets, users and engagements."""
+        ...
+
+
+class Audience(Protocol):
+    """Who follows an account and whom it follows."""
+
+    def followers(self, user_id: str, before: str | None, limit: int, since: str = "") -> FollowerPage:
+        """A page of follower ids, newest follow first, older than ``before``, newer than ``since``."""
+        ...
+
+    def following(self, user_id: str) -> list[str]:
+        """Everyone ``user_id`` follows."""
+        ...
+
+    def follower_count(self, user_id: str) -> int:
+        """How many follow ``user_id`` (0 for an unknown user)."""
+        ...
