@@ -5,6 +5,14 @@ from __future__ import annotations
 from pydantic import Field
 
 from functions.core.config import FunctionSettings, PagingSettings
+from functions.core.tables import (
+    EngagementsTable,
+    FollowsTable,
+    IdempotencyTable,
+    TimelinesTable,
+    TweetsTable,
+    UsersTable,
+)
 
 
 class TimelineSettings(FunctionSettings):
@@ -15,23 +23,17 @@ class TimelineSettings(FunctionSettings):
     inactive_after_days: int = Field(default=30, ge=1, alias="INACTIVE_AFTER_DAYS")
 
 
-class TimelineApiSettings(TimelineSettings, PagingSettings):
-    timelines_table: str = Field(alias="TIMELINES_TABLE_NAME")
-    tweets_table: str = Field(alias="TWEETS_TABLE_NAME")
-    follows_table: str = Field(alias="FOLLOWS_TABLE_NAME")
-    engagements_table: str = Field(alias="ENGAGEMENTS_TABLE_NAME")
-    users_table: str = Field(alias="USERS_TABLE_NAME")
+class TimelineApiSettings(
+    TimelineSettings, PagingSettings, TimelinesTable, TweetsTable, FollowsTable, EngagementsTable, UsersTable
+):
+    """The read side: the cache, the merge sources and hydration."""
 
 
-class DispatcherSettings(TimelineSettings):
-    timelines_table: str = Field(alias="TIMELINES_TABLE_NAME")
-    tweets_table: str = Field(alias="TWEETS_TABLE_NAME")
-    follows_table: str = Field(alias="FOLLOWS_TABLE_NAME")
-    users_table: str = Field(alias="USERS_TABLE_NAME")
-    idempotency_table: str = Field(alias="IDEMPOTENCY_TABLE_NAME")
+class DispatcherSettings(
+    TimelineSettings, TimelinesTable, TweetsTable, FollowsTable, UsersTable, IdempotencyTable
+):
     fanout_queue_url: str = Field(alias="FANOUT_QUEUE_URL")
 
 
-class WorkerSettings(TimelineSettings):
-    timelines_table: str = Field(alias="TIMELINES_TABLE_NAME")
-    idempotency_table: str = Field(alias="IDEMPOTENCY_TABLE_NAME")
+class WorkerSettings(TimelineSettings, TimelinesTable, IdempotencyTable):
+    """Applies fan-out messages to the cache."""

@@ -4,14 +4,13 @@ from __future__ import annotations
 
 from pydantic import Field
 
-from functions.core.config import FunctionSettings
+from functions.core.tables import UsersTable
 
 
-class UsersApiSettings(FunctionSettings):
+class UsersApiSettings(UsersTable):
     """The user pool it signs users up in and logs them in with; whether sign-ups are confirmed at once
     (stage dev and locally) or by the e-mailed code (prod)."""
 
-    users_table: str = Field(alias="USERS_TABLE_NAME")
     user_pool_id: str = Field(alias="USER_POOL_ID")
     user_pool_client_id: str = Field(alias="USER_POOL_CLIENT_ID")
     auto_confirm_signup: bool = Field(default=False, alias="AUTO_CONFIRM_SIGNUP")
