@@ -49,3 +49,69 @@ def test_invocations_of_one_function_never_overlap_even_through_two_callers(prob
 def test_resolve_handler_rejects_paths_without_a_module() -> None:
     with pytest.raises(ValueError):
         resolve_handler("handler")
+
+
+# -- one process per function ---------------------------------------------------------------------------
+def _process(environment: dict[str, str], statements: list[dict[str, Any]] | None = None) -> Any:
+    import os
+
+    from local_cloud.lambda_runtime import FunctionProcess
+
+    env = {"PATH": os.environ["PATH"], "AWS_ACCESS_KEY_ID": "x", "AWS_SECRET_ACCESS_KEY": "y", **environment}
+    return FunctionProcess(
+        "probe", "tests.local_cloud.probe_function.handler", env, statements or [], region="us-east-1"
+    )
+
+
+def test_a_function_process_sees_exactly_its_environment(monkeypatch: pytest.MonkeyPatch) -> None:
+    from local_cloud.lambda_runtime import LocalLambdaContext
+
+    monkeypatch.setenv("SOMETHING_OF_THE_DEVELOPER", "leak")
+    process = _process({"TWEETS_TABLE_NAME": "tweets"})
+    try:
+        result = process({}, LocalLambdaContext("probe"))
+    finally:
+        process.stop()
+    environment = result["environment"]
+    assert environment["TWEETS_TABLE_NAME"] == "tweets" and result["function"] == "probe"
+    assert "SOMETHING_OF_THE_DEVELOPER" not in environment
+    assert set(environment) <= {"PATH", "AWS_ACCESS_KEY_ID", "AWS_SECRET_ACCESS_KEY", "TWEETS_TABLE_NAME"} | {
+        "PYTHONPATH",
+        "LC_CTYPE",  # set by the interpreter itself on some platforms
+    }
+
+
+def test_a_failure_is_a_function_error_and_a_dead_process_is_started_again() -> None:
+    from local_cloud.lambda_runtime import FunctionError, LocalLambdaContext
+
+    process = _process({})
+    try:
+        first = process({}, LocalLambdaContext("probe"))["pid"]
+        with pytest.raises(FunctionError, match="asked to fail"):
+            process({"raise": True}, LocalLambdaContext("probe"))
+        assert process({}, LocalLambdaContext("probe"))["pid"] == first, "an error keeps the environment"
+        with pytest.raises(FunctionError, match="process exited"):
+            process({"exit": True}, LocalLambdaContext("probe"))
+        assert process({}, LocalLambdaContext("probe"))["pid"] != first, "a crash gets a new environment"
+    finally:
+        process.stop()
+
+
+def test_calls_outside_the_grants_are_refused_inside_the_function_process() -> None:
+    from local_cloud.lambda_runtime import FunctionError, LocalLambdaContext
+
+    allowed = {"grant": "t:read", "actions": ["dynamodb:GetItem"], "resource": "arn:aws:dynamodb:*:*:table/t"}
+    process = _process(
+        {"AWS_DEFAULT_REGION": "us-east-1", "AWS_ENDPOINT_URL": "http://127.0.0.1:9"}, [allowed]
+    )
+    try:
+        with pytest.raises(FunctionError, match=r"AccessDenied.*dynamodb:GetItem.*table/other"):
+            process({"call": "other"}, LocalLambdaContext("probe"))
+        assert process.usage()["denied"] == [
+            ["dynamodb:GetItem", f"arn:aws:dynamodb:us-east-1:{ACCOUNT}:table/other"]
+        ]
+    finally:
+        process.stop()
+
+
+ACCOUNT = "123456789012"
