@@ -15,7 +15,6 @@ tests can hook. Every call goes through ``_call``, which counts it in ``calls``.
 
 from __future__ import annotations
 
-import os
 import threading
 from collections import Counter
 from collections.abc import Iterable, Sequence
@@ -26,8 +25,10 @@ from botocore.exceptions import ClientError
 from ulid import ULID
 
 from functions.core.concurrency import chunked
+from functions.core.config import env
 from functions.core.retry import Backoff
 from functions.core.retry import client as shared_client
+from functions.core.transactions import is_condition_failure
 from functions.timeline.models import (
     ENTRY_KEY_BELOW,
     META_KEY,
@@ -137,10 +138,6 @@ def _meta_of(item: dict[str, Any]) -> TimelineMeta:
     )
 
 
-def _is_condition_failure(exc: ClientError) -> bool:
-    return exc.response.get("Error", {}).get("Code") == "ConditionalCheckFailedException"
-
-
 @dataclass
 class TimelineStore:
     """Every DynamoDB call on the ``timelines`` table goes through here."""
@@ -152,7 +149,7 @@ class TimelineStore:
 
     @property
     def table(self) -> str:
-        return self.table_name or os.environ["TIMELINES_TABLE_NAME"]
+        return self.table_name or env("TIMELINES_TABLE_NAME")
 
     def _client(self, bulk: bool = False) -> Any:
         """The injected client, else the shared one (the unvalidated ``_ddb_bulk`` for bulk calls)."""
@@ -347,7 +344,7 @@ class TimelineStore:
         try:
             self._call("UpdateItem", "update_item", **request)
         except ClientError as exc:
-            if _is_condition_failure(exc):
+            if is_condition_failure(exc):
                 return False
             raise
         return True
@@ -418,7 +415,7 @@ class FanoutQueue:
 
     @property
     def url(self) -> str:
-        return self.queue_url or os.environ["FANOUT_QUEUE_URL"]
+        return self.queue_url or env("FANOUT_QUEUE_URL")
 
     def send(self, messages: Sequence[FanoutMessage]) -> int:
         """Send every message; returns the number of SendMessageBatch calls. Failed entries are retried
