@@ -21,6 +21,7 @@ import json
 import socket
 import sys
 import traceback
+import warnings
 from multiprocessing.connection import Connection
 from typing import Any
 
@@ -74,6 +75,8 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__)
     parser.add_argument("--fd", type=int, required=True, help="the socket to the local cloud")
     args = parser.parse_args()
+    # Locally there is no CloudWatch to publish to; routes without a business metric are normal.
+    warnings.filterwarnings("ignore", message="No application metrics to publish")
     serve(Connection(socket.socket(fileno=args.fd).detach()))
 
 
