@@ -4,7 +4,9 @@ It does what API Gateway does in front of the deployed functions, from the same 
 (``infra.resources.SPEC.routes``): route matching under BASE_PATH, the Cognito authorizer on protected
 routes (RS256 signature against the pool's JWKS, issuer, ``token_use == "access"``, ``client_id``,
 expiry), the 10 MB payload limit, and the gateway responses the stack configures (unknown route -> 404,
-bad token -> 401, too large -> 413), all in the contract's error shape.
+bad token -> 401, too large -> 413), all in the contract's error shape with ``nosniff``. Its HTTP server
+names no software (``GatewayRequestHandler``), and answers the requests it cannot parse (bad request
+line, headers too large) in the contract's shape too.
 """
 
 from __future__ import annotations
@@ -16,11 +18,13 @@ import uuid
 from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import UTC, datetime
+from http import HTTPStatus
 from typing import Any
 
 import jwt
-from werkzeug.exceptions import MethodNotAllowed, NotFound
+from werkzeug.exceptions import HTTPException, MethodNotAllowed, NotFound
 from werkzeug.routing import Map, Rule
+from werkzeug.serving import WSGIRequestHandler
 from werkzeug.wrappers import Request, Response
 
 from infra.resources import BASE_PATH, MAX_BODY_BYTES, Route, ServiceSpec
@@ -64,9 +68,56 @@ class CognitoVerifier:
         return claims
 
 
+_ERROR_HEADERS = {"X-Content-Type-Options": "nosniff", "Cache-Control": "no-store"}
+
+
+def _error_body(code: str, message: str) -> bytes:
+    return json.dumps({"error": {"code": code, "message": message}}).encode()
+
+
 def _error(status: int, code: str, message: str) -> Response:
-    body = json.dumps({"error": {"code": code, "message": message}})
-    return Response(body, status=status, content_type="application/json")
+    return Response(
+        _error_body(code, message), status=status, content_type="application/json", headers=_ERROR_HEADERS
+    )
+
+
+# The errors http.server answers itself, before the gateway sees a request; all are the client's mistake.
+_PARSE_ERRORS: dict[int, tuple[str, str]] = {
+    HTTPStatus.REQUEST_URI_TOO_LONG: ("uri_too_long", "The request line is too long."),
+    HTTPStatus.REQUEST_HEADER_FIELDS_TOO_LARGE: ("headers_too_large", "The request headers are too large."),
+}
+
+
+class GatewayRequestHandler(WSGIRequestHandler):
+    """Werkzeug's request handler without the ``Server`` header (it names Werkzeug and Python with their
+    versions), and with http.server's HTML error pages replaced by the contract's error body."""
+
+    def send_response(self, code: int, message: str | None = None) -> None:
+        # BaseHTTPRequestHandler.send_response less its Server header.
+        self.log_request(code)
+        self.send_response_only(code, message)
+        self.send_header("Date", self.date_time_string())
+
+    def send_error(self, code: int, message: str | None = None, explain: str | None = None) -> None:
+        """Answer a request http.server could not parse. Only client input leads here, so a 5xx it picks
+        (505 for an HTTP version it does not speak) becomes 400: a client mistake is never a 5xx."""
+        status = code if 400 <= code < 500 else int(HTTPStatus.BAD_REQUEST)
+        error_code, text = _PARSE_ERRORS.get(status, ("malformed_request", "The request is not valid HTTP."))
+        self.log_error("code %d, message %s", status, message or text)
+        body = _error_body(error_code, text)
+        # A request line that did not parse leaves http.server assuming HTTP/0.9, which would send the
+        # body without a status line or headers; every client of this gateway speaks HTTP/1.x.
+        if self.request_version == "HTTP/0.9":
+            self.request_version = "HTTP/1.0"
+        self.send_response(status)
+        self.send_header("Connection", "close")
+        self.send_header("Content-Type", "application/json")
+        for name, value in _ERROR_HEADERS.items():
+            self.send_header(name, value)
+        self.send_header("Content-Length", str(len(body)))
+        self.end_headers()
+        if getattr(self, "command", None) != "HEAD":
+            self.wfile.write(body)
 
 
 def _path_rule(route: Route) -> str:
@@ -75,6 +126,9 @@ def _path_rule(route: Route) -> str:
 
 class LocalGateway:
     """A WSGI application standing in for the deployed REST API."""
+
+    request_handler = GatewayRequestHandler
+    """The request handler for the HTTP server that serves this gateway."""
 
     def __init__(
         self,
@@ -109,7 +163,14 @@ class LocalGateway:
 
     def __call__(self, environ: dict[str, Any], start_response: Any) -> Any:
         request = Request(environ)
-        return self.dispatch(request)(environ, start_response)
+        try:
+            response = self.dispatch(request)
+        except HTTPException as exc:  # werkzeug's own client errors, e.g. a broken chunked body
+            code = exc.code if exc.code and 400 <= exc.code < 500 else 400
+            response = _error(code, "malformed_request", "The request is not valid HTTP.")
+        except Exception:  # noqa: BLE001 - werkzeug would answer an HTML page naming itself
+            response = _error(500, "internal_error", "Something went wrong.")
+        return response(environ, start_response)
 
     def dispatch(self, request: Request) -> Response:
         adapter = self.url_map.bind_to_environ(request.environ)
@@ -145,8 +206,8 @@ class LocalGateway:
         claims: dict[str, Any] | None,
     ) -> dict[str, Any]:
         """An API Gateway REST (payload v1) proxy event, shaped like the real one."""
-        content_type = request.headers.get("Content-Type", "")
-        is_text = not body or any(content_type.startswith(t) for t in _TEXT_TYPES)
+        content_type = request.headers.get("Content-Type", "").lower()
+        text = _text(body) if any(content_type.startswith(t) for t in _TEXT_TYPES) else None
         multi_query = {k: request.args.getlist(k) for k in request.args} or None
         now = datetime.now(UTC)
         resource = BASE_PATH + route.path
@@ -177,10 +238,8 @@ class LocalGateway:
                 "apiId": "local",
                 "protocol": request.environ.get("SERVER_PROTOCOL", "HTTP/1.1"),
             },
-            "body": (body.decode("utf-8", errors="replace") if is_text else base64.b64encode(body).decode())
-            if body
-            else None,
-            "isBase64Encoded": bool(body) and not is_text,
+            "body": (text if text is not None else base64.b64encode(body).decode()) if body else None,
+            "isBase64Encoded": bool(body) and text is None,
         }
 
     @staticmethod
@@ -196,6 +255,15 @@ class LocalGateway:
             for value in values:
                 response.headers.add(name, str(value))
         return response
+
+
+def _text(body: bytes) -> str | None:
+    """A text body as the str API Gateway passes on, or None when it is not UTF-8: then it is passed
+    base64-encoded, byte for byte, instead of with replacement characters, so the function refuses it."""
+    try:
+        return body.decode("utf-8")
+    except UnicodeDecodeError:
+        return None
 
 
 def _claim_str(value: Any) -> str:

@@ -91,7 +91,9 @@ class LocalCloud:
             client_id=environment["USER_POOL_CLIENT_ID"],
         )
         self.gateway = LocalGateway(self.spec, verifier, handlers=self.functions)
-        self._server = make_server(self.host, self.port, self.gateway, threaded=True)
+        self._server = make_server(
+            self.host, self.port, self.gateway, threaded=True, request_handler=self.gateway.request_handler
+        )
         self._thread = threading.Thread(target=self._server.serve_forever, name="local-gateway", daemon=True)
         self._thread.start()
         if self.start_pollers and self.spec.mappings:

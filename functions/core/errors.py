@@ -79,3 +79,7 @@ class Busy(RateLimited):
     """An item took too many concurrent changes to apply this one (conflicts outlasted the retries)."""
 
     code = "busy"
+
+
+class UnsupportedMediaType(DomainError):
+    status, code = 415, "unsupported_media_type"

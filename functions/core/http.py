@@ -1,21 +1,33 @@
-"""The REST resolver every API function uses, and the one place errors become HTTP responses."""
+"""The REST resolver every API function uses, the one place request bodies are decoded, and the one
+place errors become HTTP responses."""
 
 from __future__ import annotations
 
+import base64
+import binascii
 import json
+import math
 from collections.abc import Callable
 from http import HTTPStatus
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from aws_lambda_powertools.event_handler import APIGatewayRestResolver, Response
 from aws_lambda_powertools.event_handler.api_gateway import Router
+from aws_lambda_powertools.event_handler.middlewares.openapi_validation import (
+    OpenAPIRequestValidationMiddleware,
+)
 from aws_lambda_powertools.event_handler.openapi.exceptions import RequestValidationError
+from aws_lambda_powertools.event_handler.openapi.models import OpenAPI
+from aws_lambda_powertools.event_handler.openapi.models import Response as OpenAPIResponse
 from aws_lambda_powertools.logging import correlation_paths
 from aws_lambda_powertools.utilities.typing import LambdaContext
 from pydantic import BaseModel, Field
 
-from functions.core.errors import DomainError, RateLimited
+from functions.core.errors import BadRequest, DomainError, RateLimited, UnsupportedMediaType
 from functions.core.observability import logger, metrics, tracer
+
+if TYPE_CHECKING:
+    from aws_lambda_powertools.event_handler.types import EventHandlerInstance
 
 Handler = Callable[[dict[str, Any], LambdaContext], dict[str, Any]]
 
@@ -75,9 +87,148 @@ def _validation_details(exc: RequestValidationError) -> list[dict[str, Any]]:
     return details
 
 
+JSON_MEDIA_TYPE = "application/json"
+MAX_JSON_DEPTH = 32
+"""Containers nested in one another. Every request model is at most a few levels deep; the limit stops
+a body from spending the parser's recursion (a RecursionError) or the validator's time."""
+MAX_NUMBER_DIGITS = 30
+"""Digits in one JSON number. No field needs more than a 64-bit integer (19 digits); converting a
+number of thousands of digits costs quadratic time, and Python refuses more than 4,300 with a ValueError."""
+
+
+def _unique_keys(pairs: list[tuple[str, Any]]) -> dict[str, Any]:
+    # Duplicate keys are ambiguous (which one wins differs between parsers): refuse instead of guessing.
+    obj = dict(pairs)
+    if len(obj) != len(pairs):
+        raise BadRequest("The request body repeats a key in one object.")
+    return obj
+
+
+def _bounded_int(token: str) -> int:
+    if len(token.lstrip("-")) > MAX_NUMBER_DIGITS:
+        raise BadRequest(f"The request body holds a number longer than {MAX_NUMBER_DIGITS} digits.")
+    return int(token)
+
+
+def _bounded_float(token: str) -> float:
+    too_long = len(token) > 2 * MAX_NUMBER_DIGITS or sum(ch.isdigit() for ch in token) > MAX_NUMBER_DIGITS
+    value = float(token) if not too_long else math.inf
+    if not math.isfinite(value):
+        raise BadRequest(
+            f"The request body holds a number longer than {MAX_NUMBER_DIGITS} digits or out of range."
+        )
+    return value
+
+
+def _no_constant(token: str) -> Any:
+    # Python's json accepts NaN and Infinity, which JSON itself does not.
+    raise BadRequest(f"The request body is not valid JSON ({token} is not a JSON value).")
+
+
+def _depth(value: Any) -> int:
+    """How deeply containers nest in ``value`` (an object holding a list is 2), walked without recursion."""
+    deepest, stack = 0, [(value, 1)]
+    while stack:
+        item, depth = stack.pop()
+        children = item.values() if isinstance(item, dict) else item if isinstance(item, list) else None
+        if children is None:
+            continue
+        deepest = max(deepest, depth)
+        if depth <= MAX_JSON_DEPTH:
+            stack.extend((child, depth + 1) for child in children if isinstance(child, dict | list))
+    return deepest
+
+
+def _is_json(content_type: str | None) -> bool:
+    # Only the media type counts, ignoring case and parameters; the contract answers 415 for everything
+    # else, including application/*+json (no route speaks a JSON dialect such as merge-patch).
+    return (content_type or "").split(";", 1)[0].strip().lower() == JSON_MEDIA_TYPE
+
+
+def decode_json_body(content_type: str | None, body: str | None, is_base64_encoded: bool) -> dict[str, Any]:
+    """The request body as a JSON object, or a ``DomainError`` saying why not (415 or 400).
+
+    The stdlib ``json`` with hooks covers every check (duplicate keys, number length, NaN) at C speed
+    except depth, which is one walk of the parsed value; a third-party parser would add a dependency
+    to every function's package for no check this one lacks.
+    """
+    if not body:
+        raise BadRequest("The request body must be a JSON object.")
+    if not _is_json(content_type):
+        raise UnsupportedMediaType(f"The request body must be {JSON_MEDIA_TYPE}.")
+    try:
+        # API Gateway base64-encodes the binary media types; a text body reaches the function as a str
+        # that may still hold lone surrogates, which strict encoding refuses.
+        raw = base64.b64decode(body, validate=True) if is_base64_encoded else body.encode("utf-8")
+        text = raw.decode("utf-8")
+    except (binascii.Error, UnicodeError) as exc:
+        raise BadRequest("The request body is not valid UTF-8.") from exc
+    try:
+        value = json.loads(
+            text,
+            object_pairs_hook=_unique_keys,
+            parse_int=_bounded_int,
+            parse_float=_bounded_float,
+            parse_constant=_no_constant,
+        )
+    except RecursionError as exc:
+        raise BadRequest(f"The request body nests deeper than {MAX_JSON_DEPTH} levels.") from exc
+    except ValueError as exc:  # json.JSONDecodeError, including a byte-order mark
+        raise BadRequest("The request body is not valid JSON.") from exc
+    if not isinstance(value, dict):
+        raise BadRequest("The request body must be a JSON object.")
+    if _depth(value) > MAX_JSON_DEPTH:
+        raise BadRequest(f"The request body nests deeper than {MAX_JSON_DEPTH} levels.")
+    return value
+
+
+class _DecodedBodyValidation(OpenAPIRequestValidationMiddleware):
+    """Powertools' request validation, reading the body through ``decode_json_body``.
+
+    Powertools asks for the body only on routes that declare one, before it validates anything, so
+    this is the one decoding step for every route with a body. Its own parser would answer 500 for a
+    Content-Type in capitals or not JSON, a missing multipart boundary, deep nesting or a long number.
+    """
+
+    def _get_body(self, app: EventHandlerInstance) -> dict[str, Any]:
+        event = app.current_event
+        return decode_json_body(event.headers.get("content-type"), event.body, bool(event.is_base64_encoded))
+
+
+_BODY_ERRORS = {
+    400: "Malformed request: body not valid UTF-8, not JSON, not an object, or beyond the nesting and "
+    "number limits",
+    415: f"The body's Content-Type is not {JSON_MEDIA_TYPE} (matched ignoring case and parameters)",
+}
+
+
+class ChirpResolver(APIGatewayRestResolver):
+    """A validating REST resolver that decodes bodies with ``decode_json_body`` and documents the errors
+    that decoding answers on every operation that takes a body."""
+
+    def __init__(self) -> None:
+        super().__init__(enable_validation=True, strip_prefixes=[BASE_PATH])
+        self._request_validation_middleware = _DecodedBodyValidation()
+
+    def get_openapi_schema(self, **kwargs: Any) -> OpenAPI:
+        schema = super().get_openapi_schema(**kwargs)
+        error = {JSON_MEDIA_TYPE: {"schema": {"$ref": "#/components/schemas/ErrorBody"}}}
+        for path in (schema.paths or {}).values():
+            for operation in (path.post, path.put, path.patch, path.delete):
+                if operation is None or operation.requestBody is None:
+                    continue
+                responses = operation.responses if operation.responses is not None else {}
+                for status, description in _BODY_ERRORS.items():
+                    responses[status] = OpenAPIResponse.model_validate(
+                        {"description": description, "content": error}
+                    )
+                operation.responses = responses
+        return schema
+
+
 def build_app(*routers: Router) -> APIGatewayRestResolver:
     """A validating resolver with every router included and the contract's error mapping."""
-    app = APIGatewayRestResolver(enable_validation=True, strip_prefixes=[BASE_PATH])
+    app = ChirpResolver()
     for router in routers:
         app.include_router(router)
 
@@ -107,14 +258,38 @@ def build_app(*routers: Router) -> APIGatewayRestResolver:
     return app
 
 
+SECURITY_HEADERS = {"X-Content-Type-Options": "nosniff"}
+"""Set on every response: no client may sniff a JSON error or document into something executable."""
+DEFAULT_HEADERS = {"Cache-Control": "no-store"}
+"""Set unless the route chose its own. Every API response is either per caller (``followed_by_me``,
+``liked_by_me``) or holds tokens (login, refresh), so no cache may keep one unless the route says so."""
+
+
+def with_security_headers(result: dict[str, Any]) -> dict[str, Any]:
+    """``result`` (a proxy response) with ``SECURITY_HEADERS`` and, where absent, ``DEFAULT_HEADERS``."""
+    multi = result.get("multiValueHeaders")
+    single = result.get("headers")
+    present = {name.lower() for name in {**(single or {}), **(multi or {})}}
+    wanted = {**{k: v for k, v in DEFAULT_HEADERS.items() if k.lower() not in present}, **SECURITY_HEADERS}
+    if multi is None:
+        result["headers"] = {**(single or {}), **wanted}
+        return result
+    for name, value in wanted.items():
+        multi[name] = [value]
+        if single:
+            single.pop(name, None)  # one value per header: API Gateway merges the two maps
+    return result
+
+
 def api_entry_point(resolve: Handler) -> Handler:
     """The Lambda handler of an API function: Powertools' logger (the API Gateway request id as the
-    correlation id), tracer and metrics around ``resolve``. One decorator stack for every API function."""
+    correlation id), tracer and metrics around ``resolve``, and the security headers on its response.
+    One decorator stack for every API function."""
 
     @logger.inject_lambda_context(correlation_id_path=correlation_paths.API_GATEWAY_REST)
     @tracer.capture_lambda_handler
     @metrics.log_metrics
     def lambda_handler(event: dict[str, Any], context: LambdaContext) -> dict[str, Any]:
-        return resolve(event, context)
+        return with_security_headers(resolve(event, context))
 
     return lambda_handler

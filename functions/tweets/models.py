@@ -6,10 +6,11 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Annotated, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, StringConstraints, field_validator
+from pydantic import AfterValidator, BaseModel, ConfigDict, Field, StringConstraints
 
 from functions.core.ids import is_ulid
-from functions.tweets.text import MAX_TWEET_CHARS, TextRuleError, normalise
+from functions.core.text import pydantic_rule
+from functions.tweets.text import MAX_TWEET_CHARS, normalise
 from functions.users.models import UserSummary
 
 MAX_MEDIA_PER_TWEET = 4
@@ -40,9 +41,15 @@ class TweetCreate(StrictModel):
             max_length=_MAX_RAW_TEXT,
             description=(
                 f"1..{MAX_TWEET_CHARS} Unicode code points after NFC normalisation (the NFC form is "
-                "stored); not only white space; no control characters other than newline."
+                "stored); at least one visible character (white space, format characters such as "
+                "U+200B/U+FEFF, fillers such as U+3164/U+2800 and lone combining marks are not visible); "
+                "no control characters other than newline; no bidirectional embedding, override or "
+                "isolate controls (U+202A..U+202E, U+2066..U+2069; the marks U+200E/U+200F/U+061C are "
+                "allowed). A broken rule is a 422 whose details name the field and the issue."
             ),
         ),
+        # Runs after the raw length bound, so the rules never see a huge string.
+        AfterValidator(pydantic_rule(normalise)),
     ]
     media_ids: Annotated[list[MediaId], Field(max_length=MAX_MEDIA_PER_TWEET)] = Field(
         default_factory=list, description="Ready images the caller uploaded, at most 4."
@@ -50,14 +57,6 @@ class TweetCreate(StrictModel):
     reply_to: Annotated[str, StringConstraints(min_length=1, max_length=64)] | None = Field(
         default=None, description="The tweet this one replies to; it must exist."
     )
-
-    @field_validator("text")
-    @classmethod
-    def _text_rules(cls, value: str) -> str:
-        try:
-            return normalise(value)
-        except TextRuleError as exc:
-            raise ValueError(str(exc)) from exc
 
 
 class Entities(BaseModel):

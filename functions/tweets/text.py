@@ -1,8 +1,12 @@
 """Tweet text rules and entity extraction. Pure functions: no I/O, no AWS.
 
-Rules (API contract): NFC-normalised text of 1..280 code points, not only white space, and no control
-characters other than newline. Entities are pulled out of the normalised text:
-- urls: ``http://`` or ``https://`` up to white space, minus trailing punctuation;
+Rules (API contract): NFC-normalised text of 1..280 code points with at least one visible character, no
+control characters other than newline and no bidirectional embedding, override or isolate controls. The
+character rules themselves live in ``functions.core.text``, shared with profiles. Entities are pulled out
+of the normalised text:
+- urls: ``http://`` or ``https://`` up to white space, minus trailing punctuation; a URL also ends at a
+  bidirectional control (marks included) or an invisible format character, so no extracted link can hide
+  or reorder part of itself (see ``_breaks_url``);
 - hashtags: ``#`` + Unicode word characters, not glued to a preceding word character or ``#``;
 - mentions: ``@`` + a valid username (``^[A-Za-z0-9_]{1,15}$``), not part of an e-mail address and not
   followed by further username characters (``@a_sixteen_chars_`` is not a mention).
@@ -16,17 +20,41 @@ import re
 import unicodedata
 from dataclasses import dataclass, field
 
+from functions.core.text import (
+    BIDI_CONTROLS,
+    NEWLINE,
+    TextRuleError,
+    refuse_bidi_controls,
+    refuse_controls,
+    refuse_invisible,
+)
+
+__all__ = [
+    "MAX_TWEET_CHARS",
+    "NEWLINE",
+    "ExtractedEntities",
+    "TextRuleError",
+    "extract_entities",
+    "normalise",
+]
+
 MAX_TWEET_CHARS = 280
-NEWLINE = "\n"
 
 _URL = re.compile(r"(?<![\w@])https?://[^\s<>\"]+", re.IGNORECASE)
 _URL_TRAILING = ".,;:!?'\")]}"
 _HASHTAG = re.compile(r"(?<![\w#&])#(\w+)")
 _MENTION = re.compile(r"(?<![\w@])@([A-Za-z0-9_]{1,15})(?![A-Za-z0-9_@])")
+# Format characters that may stay inside a URL: the joiners (IDNA2008 allows them in some labels, and
+# emoji sequences such as 👩‍💻 need U+200D) and the tag characters of subdivision flags.
+_URL_FORMAT_ALLOWED = frozenset({"\u200c", "\u200d", *map(chr, range(0xE0020, 0xE0080))})
 
 
-class TextRuleError(ValueError):
-    """The text breaks a rule; the message says which, for the 422 details."""
+def _breaks_url(ch: str) -> bool:
+    """Whether ``ch`` ends a URL: any bidi control (it could reorder the link as shown), and any other
+    format character except the joiners and tags (it would hide part of the link: U+200B, U+00AD...)."""
+    if ch in BIDI_CONTROLS:
+        return True
+    return unicodedata.category(ch) == "Cf" and ch not in _URL_FORMAT_ALLOWED
 
 
 @dataclass(frozen=True)
@@ -41,13 +69,12 @@ def normalise(text: str) -> str:
     normalised = unicodedata.normalize("NFC", text)
     length = len(normalised)  # str length counts code points
     if length == 0:
-        raise TextRuleError("text must not be empty")
+        raise TextRuleError("string_too_short", "must not be empty")
     if length > MAX_TWEET_CHARS:
-        raise TextRuleError(f"text must be at most {MAX_TWEET_CHARS} characters (got {length})")
-    if any(unicodedata.category(ch) == "Cc" and ch != NEWLINE for ch in normalised):
-        raise TextRuleError("text must not contain control characters other than newline")
-    if not normalised.strip():
-        raise TextRuleError("text must not be only white space")
+        raise TextRuleError("string_too_long", f"must be at most {MAX_TWEET_CHARS} characters (got {length})")
+    refuse_controls(normalised, allow_newline=True)
+    refuse_bidi_controls(normalised)
+    refuse_invisible(normalised)
     return normalised
 
 
@@ -62,14 +89,33 @@ def _unique(values: list[str], *, fold: bool = True) -> list[str]:
     return unique
 
 
+def _find_urls(text: str) -> tuple[list[str], list[tuple[int, int]]]:
+    """URLs in ``text`` and the spans they cover (a candidate cut short at a URL breaker included)."""
+    urls: list[str] = []
+    spans: list[tuple[int, int]] = []
+    position = 0
+    while match := _URL.search(text, position):
+        start, end = match.span()
+        end = next((i for i in range(start, end) if _breaks_url(text[i])), end)
+        url = text[start:end].rstrip(_URL_TRAILING)
+        if not url.lower().endswith("://"):
+            urls.append(url)
+        spans.append((start, end))
+        # Go on after the cut, so a link glued behind a breaker is still found.
+        position = max(end, start + 1)
+    return urls, spans
+
+
 def extract_entities(text: str) -> ExtractedEntities:
     """Hashtags (without ``#``), mentions (without ``@``) and URLs found in already-normalised text."""
-    found = (match.group(0).rstrip(_URL_TRAILING) for match in _URL.finditer(text))
-    urls = [url for url in found if not url.lower().endswith("://")]
+    urls, spans = _find_urls(text)
     # Blank URLs out (same length, so nothing else shifts) before looking for hashtags and mentions.
-    rest = _URL.sub(lambda m: " " * len(m.group(0)), text)
-    hashtags = [match.group(1) for match in _HASHTAG.finditer(rest)]
-    mentions = [match.group(1) for match in _MENTION.finditer(rest)]
+    rest = list(text)
+    for start, end in spans:
+        rest[start:end] = " " * (end - start)
+    blanked = "".join(rest)
+    hashtags = [match.group(1) for match in _HASHTAG.finditer(blanked)]
+    mentions = [match.group(1) for match in _MENTION.finditer(blanked)]
     return ExtractedEntities(
         hashtags=_unique(hashtags), mentions=_unique(mentions), urls=_unique(urls, fold=False)
     )

@@ -4,12 +4,65 @@ from __future__ import annotations
 
 from typing import Annotated
 
-from pydantic import BaseModel, ConfigDict, EmailStr, Field, StringConstraints, field_validator
+from pydantic import (
+    AfterValidator,
+    BaseModel,
+    ConfigDict,
+    EmailStr,
+    Field,
+    StringConstraints,
+    field_validator,
+)
+
+from functions.core.text import pydantic_rule, refuse_bidi_controls, refuse_controls, refuse_invisible
 
 USERNAME_PATTERN = r"^[A-Za-z0-9_]{1,15}$"
+MAX_DISPLAY_NAME_CHARS = 50
+MAX_BIO_CHARS = 160
+
+
+def display_name_rules(value: str) -> str:
+    """A display name shows on one line beside every tweet: no control characters at all, no bidi
+    embedding, override or isolate controls, and something visible (blank names impersonate nobody)."""
+    refuse_controls(value, allow_newline=False)
+    refuse_bidi_controls(value)
+    refuse_invisible(value)
+    return value
+
+
+def bio_rules(value: str) -> str:
+    """A bio may span lines and may be empty (that clears it), but holds no other control characters and
+    no bidi embedding, override or isolate controls."""
+    refuse_controls(value, allow_newline=True)
+    refuse_bidi_controls(value)
+    return value
+
+
 Username = Annotated[str, StringConstraints(pattern=USERNAME_PATTERN)]
-DisplayName = Annotated[str, StringConstraints(max_length=50)]
-Bio = Annotated[str, StringConstraints(max_length=160)]
+# The length bound runs first, so the character rules never see an oversized value.
+DisplayName = Annotated[
+    str,
+    StringConstraints(max_length=MAX_DISPLAY_NAME_CHARS),
+    AfterValidator(pydantic_rule(display_name_rules)),
+    Field(
+        description=(
+            f"At most {MAX_DISPLAY_NAME_CHARS} characters with at least one visible one; no control "
+            "characters; no bidirectional embedding, override or isolate controls (U+202A..U+202E, "
+            "U+2066..U+2069)."
+        )
+    ),
+]
+Bio = Annotated[
+    str,
+    StringConstraints(max_length=MAX_BIO_CHARS),
+    AfterValidator(pydantic_rule(bio_rules)),
+    Field(
+        description=(
+            f"At most {MAX_BIO_CHARS} characters, empty allowed; no control characters other than "
+            "newline; no bidirectional embedding, override or isolate controls."
+        )
+    ),
+]
 
 _SYMBOLS = set("^$*.[]{}()?\"!@#%&/\\,><':;|_~`=+-")
 

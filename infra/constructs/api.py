@@ -118,6 +118,11 @@ class Api(Construct):
                 type=response_type,
                 status_code=status,
                 templates={"application/json": error_template(code, message)},
+                # The functions set the same headers on their own responses (functions/core/http.py).
+                response_headers={
+                    "X-Content-Type-Options": "'nosniff'",
+                    "Cache-Control": "'no-store'",
+                },
             )
         acknowledge(
             self.rest_api,

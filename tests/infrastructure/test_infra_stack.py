@@ -238,6 +238,9 @@ def test_gateway_errors_use_the_contract_body(
     assert isinstance(rendered["error"]["message"], str)
     assert set(rendered) == {"error"}
     assert set(rendered["error"]) == {"code", "message"}
+    headers = responses[0]["ResponseParameters"]
+    assert headers["gatewayresponse.header.X-Content-Type-Options"] == "'nosniff'"
+    assert headers["gatewayresponse.header.Cache-Control"] == "'no-store'"
 
 
 def test_stage_logs_traces_and_throttles(template: dict[str, Any]) -> None:

@@ -82,3 +82,122 @@ def test_tweet_ids_are_ulids() -> None:
     assert is_tweet_id("01KQ8Z5Y3M0000000000000000")
     for bad in ("", "nope", "01kq8z5y3m0000000000000000", "01KQ8Z5Y3M000000000000000U", "x" * 3000, None):
         assert not is_tweet_id(bad)
+
+
+# ---- visible characters, controls and bidi controls ---------------------------------------------------
+INVISIBLE_ONLY = {
+    "zero width space": "\u200b",
+    "byte order mark": "\ufeff",
+    "word joiner": "\u2060",
+    "soft hyphen": "\u00ad",
+    "hangul filler": "\u3164",
+    "hangul choseong filler": "\u115f",
+    "hangul jungseong filler": "\u1160",
+    "halfwidth hangul filler": "\uffa0",
+    "braille blank": "\u2800",
+    "musical null notehead": "\U0001d159",
+    "lone combining mark": "\u0301",
+    "lone enclosing mark": "\u20dd",
+    "lone variation selector": "\ufe0f",
+    "marks and joiners": "\u200d\u0301\u200c",
+    "left-to-right mark": "\u200e",
+    "right-to-left mark": "\u200f",
+    "ideographic space and zwsp": "\u3000\u200b\u3000",
+    "line and paragraph separators": "\u2028\u2029",
+    "mixed invisibles": " \u200b\ufeff\u3164\u2800\u0301\n",
+}
+
+
+@pytest.mark.parametrize("text", INVISIBLE_ONLY.values(), ids=INVISIBLE_ONLY.keys())
+def test_text_of_only_invisible_characters_is_refused_as_blank(text: str) -> None:
+    with pytest.raises(TextRuleError) as refused:
+        normalise(text)
+    assert refused.value.issue == "blank"
+
+
+BIDI_CONTROLS = {
+    "LRE": "\u202a",
+    "RLE": "\u202b",
+    "PDF": "\u202c",
+    "LRO": "\u202d",
+    "RLO": "\u202e",
+    "LRI": "\u2066",
+    "RLI": "\u2067",
+    "FSI": "\u2068",
+    "PDI": "\u2069",
+}
+
+
+@pytest.mark.parametrize("control", BIDI_CONTROLS.values(), ids=BIDI_CONTROLS.keys())
+def test_bidi_embeddings_overrides_and_isolates_are_refused(control: str) -> None:
+    with pytest.raises(TextRuleError) as refused:
+        normalise(f"invoice{control}gpj.exe")
+    assert refused.value.issue == "bidi_control"
+    assert f"U+{ord(control):04X}" in refused.value.message
+
+
+@pytest.mark.parametrize("control", ["\x00", "\x07", "\x1b", "\t", "\r", "\x7f", "\x85", "\x9b"])
+def test_control_characters_other_than_newline_are_refused(control: str) -> None:
+    with pytest.raises(TextRuleError) as refused:
+        normalise(f"a{control}b")
+    assert refused.value.issue == "control_character"
+
+
+ORDINARY_TEXT = {
+    "emoji zwj sequence": "👩‍💻 shipping",
+    "emoji only": "👩‍👩‍👧‍👦",
+    "flag": "🇫🇷🇯🇵",
+    "subdivision flag": "🏴\U000e0067\U000e0062\U000e0073\U000e0063\U000e0074\U000e007f",
+    "emoji with variation selector": "❤️",
+    "keycap": "1\ufe0f\u20e3",
+    "arabic": "مرحبا بالعالم",
+    "hebrew": "שלום עולם",
+    "hebrew with rlm before punctuation": "שלום!\u200f",
+    "arabic letter mark": "\u061c123 مرحبا",
+    "cjk": "你好\uff0c世界。こんにちは 안녕하세요",
+    "devanagari with spacing mark": "नमस्ते",
+    "combining accent on a base": "Cafe\u0301",
+    "zwsp between words": "soft\u200bwrap",
+    "newlines": "line one\n\nline two\n",
+    "single visible character": "\u200b.\u200b",
+}
+
+
+@pytest.mark.parametrize("text", ORDINARY_TEXT.values(), ids=ORDINARY_TEXT.keys())
+def test_ordinary_text_in_any_script_passes(text: str) -> None:
+    assert normalise(text) == unicodedata.normalize("NFC", text)
+
+
+def test_rule_errors_name_the_issue_in_request_validation() -> None:
+    for text, issue in (("\u200b", "blank"), ("a\u202eb", "bidi_control"), ("a\tb", "control_character")):
+        with pytest.raises(ValidationError) as refused:
+            TweetCreate.model_validate({"text": text})
+        (error,) = refused.value.errors()
+        assert error["loc"] == ("text",) and error["type"] == issue, error
+    with pytest.raises(ValidationError) as refused:
+        TweetCreate.model_validate({"text": "a" * 281})
+    assert refused.value.errors()[0]["type"] == "string_too_long"
+
+
+@pytest.mark.parametrize(
+    ("text", "urls"),
+    [
+        ("see https://example.com/\u202egpj.exe", ["https://example.com/"]),
+        ("https://a.io/x\u2066y https://b.io", ["https://a.io/x", "https://b.io"]),
+        ("https://a.io\u200fhttps://b.io", ["https://a.io", "https://b.io"]),
+        ("https://a.io/p\u200bq", ["https://a.io/p"]),
+        ("https://a.io/p\u00adq", ["https://a.io/p"]),
+        ("https://a.io/\u202e", ["https://a.io/"]),
+        ("https://\u202eexample.com", []),
+        ("https://x.io/👩‍💻", ["https://x.io/👩‍💻"]),  # the ZWJ belongs to the emoji
+    ],
+)
+def test_urls_end_at_bidi_controls_and_hidden_format_characters(text: str, urls: list[str]) -> None:
+    found = extract_entities(text).urls
+    assert found == urls
+    assert not any(ch in url for url in found for ch in (*BIDI_CONTROLS.values(), "\u200e", "\u200f"))
+
+
+def test_a_hashtag_after_a_cut_url_is_still_found() -> None:
+    assert extract_entities("https://a.io\u200b#tag").hashtags == ["tag"]
+    assert extract_entities("https://a.io/#frag").hashtags == []
