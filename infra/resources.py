@@ -19,6 +19,20 @@ BASE_PATH = "/api/v1"
 MAX_BODY_BYTES = 10 * 1024 * 1024
 """API Gateway's payload limit; the local gateway enforces the same number (413 above it)."""
 
+AUTH_PATH_PREFIX = BASE_PATH + "/auth/"
+"""Sign-up, log-in, refresh and logout: the routes limited per client address."""
+
+AUTH_RATE_LIMIT = 100
+"""Requests to AUTH_PATH_PREFIX one client address may make per AUTH_RATE_WINDOW_SECONDS (the WAF rule on
+AWS). A person signs up once, logs in now and then and refreshes once per access token (15 minutes),
+so 100 leaves room for a few hundred sessions behind one office NAT or carrier address, while credential
+stuffing and sign-up floods, which need thousands of attempts, are held to one every 3 seconds. Every
+local client shares 127.0.0.1, so the local gateway limits auth requests only when LOCAL_AUTH_RATE_LIMIT
+sets its own number for the same window."""
+
+AUTH_RATE_WINDOW_SECONDS = 300
+"""The window AUTH_RATE_LIMIT counts over (one of WAF's evaluation windows: 60, 120, 300 or 600 s)."""
+
 KeyType = Literal["S", "N", "B"]
 StreamView = Literal["NEW_AND_OLD_IMAGES", "NEW_IMAGE", "OLD_IMAGE", "KEYS_ONLY"]
 
@@ -163,7 +177,9 @@ class CognitoPool:
     require_uppercase: bool = True
     require_digits: bool = True
     require_symbols: bool = True
-    access_token_minutes: int = 60
+    access_token_minutes: int = 15
+    """Access and ID tokens; the contract promises 15 minutes. They cannot be revoked (API Gateway
+    checks only signature and expiry), so this bounds how long a token outlives its log-out."""
     refresh_token_days: int = 30
 
 
@@ -394,6 +410,7 @@ ROUTES: tuple[Route, ...] = (
     Route("POST", "/auth/signup", "users-api", auth=False),
     Route("POST", "/auth/login", "users-api", auth=False),
     Route("POST", "/auth/refresh", "users-api", auth=False),
+    Route("POST", "/auth/logout", "users-api", auth=False),
     Route("GET", "/users/me", "users-api"),
     Route("PATCH", "/users/me", "users-api"),
     # A profile as the caller sees it carries followed_by_me: the social graph's function serves it.

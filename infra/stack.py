@@ -16,6 +16,7 @@ from infra.constructs.functions import Functions, Resources, functions_code, lay
 from infra.constructs.messaging import Messaging
 from infra.constructs.secrets import Secrets
 from infra.constructs.storage import Storage
+from infra.constructs.waf import Waf
 from infra.resources import SPEC, TUNABLES, ServiceSpec
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -36,7 +37,8 @@ def _configured_tunables(scope: Construct) -> dict[str, str]:
 
 
 class ChirpStack(Stack):
-    """Tables, queues, buckets, the user pool, functions, event sources and the REST API of one stage.
+    """Tables, queues, buckets, the user pool, functions, event sources and the REST API of one stage,
+    behind a WAF web ACL that limits sign-up and log-in per client address.
 
     In stage ``prod`` resources are retained on delete and Cognito verifies e-mail addresses;
     in any other stage resources are destroyed with the stack and sign-ups are confirmed by the
@@ -91,6 +93,9 @@ class ChirpStack(Stack):
             stage=stage,
             removal_policy=removal,
         )
+        # In every stage, not only prod: a client that meets a 429 in prod meets it in dev first, and the
+        # web ACL costs a few dollars a month per stage.
+        Waf(self, "Waf", stage_arn=api.rest_api.deployment_stage.stage_arn, stage=stage)
         CfnOutput(
             self, "ApiUrl", value=api.rest_api.url, description="Base URL of the stage; routes add /api/v1"
         )

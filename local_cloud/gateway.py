@@ -4,68 +4,121 @@ It does what API Gateway does in front of the deployed functions, from the same 
 (``infra.resources.SPEC.routes``): route matching under BASE_PATH, the Cognito authorizer on protected
 routes (RS256 signature against the pool's JWKS, issuer, ``token_use == "access"``, ``client_id``,
 expiry), the 10 MB payload limit, and the gateway responses the stack configures (unknown route -> 404,
-bad token -> 401, too large -> 413), all in the contract's error shape with ``nosniff``. Its HTTP server
-names no software (``GatewayRequestHandler``), and answers the requests it cannot parse (bad request
-line, headers too large) in the contract's shape too.
+bad token -> 401, too large -> 413), and, when ``LOCAL_AUTH_RATE_LIMIT`` asks for it, the WAF rule that
+limits auth requests per client address (429), all in the contract's error shape with ``nosniff``. Its
+HTTP server names no software (``GatewayRequestHandler``), and answers the requests it cannot parse (bad
+request line, headers too large) in the contract's shape too.
 """
 
 from __future__ import annotations
 
 import base64
 import json
+import math
+import threading
 import time
 import uuid
-from collections.abc import Mapping
-from dataclasses import dataclass
+from collections import deque
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from http import HTTPStatus
-from typing import Any
+from typing import Any, Protocol
 
 import jwt
-from werkzeug.exceptions import HTTPException, MethodNotAllowed, NotFound
+from werkzeug.exceptions import HTTPException, MethodNotAllowed, NotFound, RequestEntityTooLarge
 from werkzeug.routing import Map, Rule
 from werkzeug.serving import WSGIRequestHandler
 from werkzeug.wrappers import Request, Response
 
-from infra.resources import BASE_PATH, MAX_BODY_BYTES, Route, ServiceSpec
+from infra.resources import (
+    AUTH_PATH_PREFIX,
+    AUTH_RATE_WINDOW_SECONDS,
+    BASE_PATH,
+    MAX_BODY_BYTES,
+    Route,
+    ServiceSpec,
+)
 from local_cloud.lambda_runtime import Handler, LazyHandler, LocalLambdaContext
 
 _TEXT_TYPES = ("application/json", "text/", "application/x-www-form-urlencoded", "application/xml")
 
 
+ACCESS_SCOPE = "aws.cognito.signin.user.admin"
+"""The OAuth scope the stack's authorizer requires (``infra/constructs/api.py``): only access tokens
+carry it."""
+
+# Cognito writes its time claims as integer seconds; PyJWT would take "9999999999" as well, so their type is
+# checked here. exp and iat are in every token Cognito issues; auth_time and nbf are checked when present.
+_REQUIRED_TIMES = ("exp", "iat")
+_OPTIONAL_TIMES = ("auth_time", "nbf")
+
+
+class SigningKeys(Protocol):
+    """Where the verifier finds the key a token names in its ``kid`` header (the pool's JWKS)."""
+
+    def get_signing_key_from_jwt(self, token: str) -> jwt.PyJWK:
+        """The key for the token's ``kid``; raises ``jwt.PyJWTError`` when there is none."""
+        ...
+
+
 @dataclass(frozen=True)
 class CognitoVerifier:
-    """Verifies access tokens like API Gateway's Cognito user pool authorizer."""
+    """Verifies access tokens like API Gateway's Cognito user pool authorizer.
+
+    ``signing_keys`` replaces the pool's JWKS endpoint (tests sign tokens with their own key)."""
 
     issuer: str
     jwks_url: str
     client_id: str
+    signing_keys: SigningKeys | None = field(default=None, repr=False, compare=False)
+    _keys: SigningKeys = field(init=False, repr=False, compare=False)
 
     def __post_init__(self) -> None:
-        object.__setattr__(self, "_jwks", jwt.PyJWKClient(self.jwks_url, cache_keys=True))
+        keys = self.signing_keys or jwt.PyJWKClient(self.jwks_url, cache_keys=True)
+        object.__setattr__(self, "_keys", keys)
 
     def claims(self, authorization: str | None) -> dict[str, Any] | None:
         """The verified claims, or None when the header is missing or the token is not acceptable."""
         if not authorization:
             return None
         scheme, _, token = authorization.partition(" ")
-        if scheme.lower() != "bearer" or not token.strip():
+        token = token.strip()
+        if scheme.lower() != "bearer" or not token:
             return None
         try:
-            key = self._jwks.get_signing_key_from_jwt(token.strip())  # type: ignore[attr-defined]
+            key = self._keys.get_signing_key_from_jwt(token)
             claims: dict[str, Any] = jwt.decode(
-                token.strip(),
+                token,
                 key.key,
                 algorithms=["RS256"],
                 issuer=self.issuer,
-                options={"require": ["exp", "iss", "sub", "token_use"], "verify_aud": False},
+                options={"require": ["exp", "iat", "iss", "sub", "token_use"], "verify_aud": False},
             )
         except jwt.PyJWTError:
             return None
-        # Access tokens carry client_id instead of aud; ID tokens are refused like the stack's scope check.
-        if claims.get("token_use") != "access" or claims.get("client_id") != self.client_id:
-            return None
-        return claims
+        return claims if self._acceptable(claims) else None
+
+    def _acceptable(self, claims: dict[str, Any]) -> bool:
+        """What PyJWT does not check: the claims' types, the token's use, its client and its scope."""
+        present = [name for name in _OPTIONAL_TIMES if name in claims]
+        if not all(_is_numeric_date(claims[name]) for name in (*_REQUIRED_TIMES, *present)):
+            return False
+        scope = claims.get("scope")
+        # Access tokens carry client_id instead of aud; ID tokens carry neither client_id nor the scope.
+        return (
+            claims.get("token_use") == "access"
+            and claims.get("client_id") == self.client_id
+            and isinstance(scope, str)
+            and ACCESS_SCOPE in scope.split(" ")
+        )
+
+
+def _is_numeric_date(value: Any) -> bool:
+    """A JSON number of seconds (RFC 7519 NumericDate): not a string, not a boolean, finite."""
+    if isinstance(value, bool):
+        return False
+    return isinstance(value, int) or (isinstance(value, float) and math.isfinite(value))
 
 
 _ERROR_HEADERS = {"X-Content-Type-Options": "nosniff", "Cache-Control": "no-store"}
@@ -81,6 +134,63 @@ def _error(status: int, code: str, message: str) -> Response:
     )
 
 
+AUTH_RATE_LIMIT_VARIABLE = "LOCAL_AUTH_RATE_LIMIT"
+
+
+def auth_rate_limit_from(environ: Mapping[str, str]) -> int:
+    """Auth requests per client address per AUTH_RATE_WINDOW_SECONDS that ``LOCAL_AUTH_RATE_LIMIT`` asks
+    for; 0 (off) when it is unset or empty. Off by default because every local client shares 127.0.0.1, so
+    the deployed limit (``infra.resources.AUTH_RATE_LIMIT``) would be shared by every test and tool."""
+    raw = environ.get(AUTH_RATE_LIMIT_VARIABLE, "").strip()
+    if not raw:
+        return 0
+    try:
+        limit = int(raw)
+    except ValueError:
+        raise ValueError(
+            f"{AUTH_RATE_LIMIT_VARIABLE} must be a whole number of requests, not {raw!r}"
+        ) from None
+    if limit < 0:
+        raise ValueError(f"{AUTH_RATE_LIMIT_VARIABLE} must not be negative, not {limit}")
+    return limit
+
+
+class AuthRateLimiter:
+    """A sliding window of admitted requests per client address, like the stack's WAF rate rule: at most
+    ``limit`` in any ``window_seconds``. Thread-safe (the gateway's server is threaded)."""
+
+    def __init__(
+        self,
+        limit: int,
+        window_seconds: float = AUTH_RATE_WINDOW_SECONDS,
+        clock: Callable[[], float] = time.monotonic,
+    ) -> None:
+        self.limit = limit
+        self.window_seconds = window_seconds
+        self._clock = clock
+        self._admitted: dict[str, deque[float]] = {}
+        self._lock = threading.Lock()
+
+    def retry_after(self, address: str) -> int | None:
+        """None when a request from ``address`` is admitted (and counted), else the whole seconds until
+        its oldest counted request leaves the window."""
+        now = self._clock()
+        with self._lock:
+            admitted = self._admitted.setdefault(address, deque())
+            while admitted and admitted[0] <= now - self.window_seconds:
+                admitted.popleft()
+            if len(admitted) < self.limit:
+                admitted.append(now)
+                return None
+            return max(1, math.ceil(admitted[0] + self.window_seconds - now))
+
+
+def _rate_limited(retry_after: int) -> Response:
+    response = _error(429, "rate_limited", "Too many sign-up or log-in requests from this address.")
+    response.headers["Retry-After"] = str(retry_after)
+    return response
+
+
 # The errors http.server answers itself, before the gateway sees a request; all are the client's mistake.
 _PARSE_ERRORS: dict[int, tuple[str, str]] = {
     HTTPStatus.REQUEST_URI_TOO_LONG: ("uri_too_long", "The request line is too long."),
@@ -91,6 +201,10 @@ _PARSE_ERRORS: dict[int, tuple[str, str]] = {
 class GatewayRequestHandler(WSGIRequestHandler):
     """Werkzeug's request handler without the ``Server`` header (it names Werkzeug and Python with their
     versions), and with http.server's HTML error pages replaced by the contract's error body."""
+
+    timeout = 30.0
+    """Seconds a connection may sit without sending: a client that stops halfway through its request line,
+    headers or body is dropped instead of holding a server thread for ever (API Gateway drops it too)."""
 
     def send_response(self, code: int, message: str | None = None) -> None:
         # BaseHTTPRequestHandler.send_response less its Server header.
@@ -136,14 +250,19 @@ class LocalGateway:
         verifier: CognitoVerifier,
         stage: str = "local",
         handlers: Mapping[str, Handler] | None = None,
+        auth_rate_limit: int = 0,
+        rate_clock: Callable[[], float] = time.monotonic,
     ) -> None:
         """``handlers`` maps function names to their execution environments (the local cloud's function
-        processes); a function not in it runs in this process (``LazyHandler``, for tests)."""
+        processes); a function not in it runs in this process (``LazyHandler``, for tests).
+        ``auth_rate_limit`` is the number of requests under AUTH_PATH_PREFIX one client address may make
+        per AUTH_RATE_WINDOW_SECONDS (0: unlimited); ``rate_clock`` is the limiter's clock, for tests."""
         self.spec = spec
         self.verifier = verifier
         self.stage = stage
         self._functions = dict(handlers or {})
         self._handlers: dict[str, LazyHandler] = {}
+        self.auth_limiter = AuthRateLimiter(auth_rate_limit, clock=rate_clock) if auth_rate_limit else None
         self.url_map = Map(
             [Rule(_path_rule(r), methods=[r.method], endpoint=r) for r in spec.routes],
             strict_slashes=False,
@@ -162,7 +281,7 @@ class LocalGateway:
         return self._handlers[dotted]
 
     def __call__(self, environ: dict[str, Any], start_response: Any) -> Any:
-        request = Request(environ)
+        request = _GatewayRequest(environ)
         try:
             response = self.dispatch(request)
         except HTTPException as exc:  # werkzeug's own client errors, e.g. a broken chunked body
@@ -173,15 +292,19 @@ class LocalGateway:
         return response(environ, start_response)
 
     def dispatch(self, request: Request) -> Response:
+        # First, as WAF answers before API Gateway routes: unknown auth paths count too.
+        if self.auth_limiter is not None and request.path.startswith(AUTH_PATH_PREFIX):
+            retry_after = self.auth_limiter.retry_after(request.remote_addr or "")
+            if retry_after is not None:
+                return _rate_limited(retry_after)
         adapter = self.url_map.bind_to_environ(request.environ)
         try:
             route, params = adapter.match(request.path, method=request.method)
         except (NotFound, MethodNotAllowed):
             return _error(404, "not_found", "No such route.")
-        if (request.content_length or 0) > MAX_BODY_BYTES:
-            return _error(413, "payload_too_large", f"The body is larger than {MAX_BODY_BYTES} bytes.")
-        body = request.get_data(cache=False)
-        if len(body) > MAX_BODY_BYTES:  # chunked bodies carry no Content-Length
+        try:
+            body = _read_body(request)
+        except RequestEntityTooLarge:
             return _error(413, "payload_too_large", f"The body is larger than {MAX_BODY_BYTES} bytes.")
         claims = None
         if route.auth:
@@ -255,6 +378,23 @@ class LocalGateway:
             for value in values:
                 response.headers.add(name, str(value))
         return response
+
+
+class _GatewayRequest(Request):
+    # One byte over the limit: werkzeug stops reading a chunked body quietly when it reaches
+    # max_content_length, so a body exactly at the limit and one a byte over would read the same.
+    max_content_length = MAX_BODY_BYTES + 1
+
+
+def _read_body(request: Request) -> bytes:
+    """The body, read from the socket in bounded pieces and never more than one byte past the limit;
+    raises ``RequestEntityTooLarge`` as soon as a Content-Length or a chunked body passes it."""
+    if (request.content_length or 0) > MAX_BODY_BYTES:
+        raise RequestEntityTooLarge()
+    body = request.get_data(cache=False)
+    if len(body) > MAX_BODY_BYTES:  # a chunked body, which carries no Content-Length
+        raise RequestEntityTooLarge()
+    return body
 
 
 def _text(body: bytes) -> str | None:

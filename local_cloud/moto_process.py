@@ -210,8 +210,11 @@ def main(argv: list[str] | None = None) -> int:
     # waitress warns whenever requests queue for its threads: here they queue for the gate.
     logging.getLogger("waitress.queue").setLevel(logging.ERROR)
 
-    from local_cloud import moto_speedups
+    from local_cloud import moto_cognito, moto_speedups
 
+    # Cognito features the local cloud needs (RevokeToken, a per-process signing key): installed
+    # whatever the speed-up switch says. Raises before READY on a moto it was not checked against.
+    moto_cognito.install()
     # Safe: the gate serialises every request. Patches nothing when switched off; on a moto it was not
     # checked against it raises here, before READY, so the local cloud fails at start, saying why.
     moto_speedups.install()

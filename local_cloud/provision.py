@@ -272,6 +272,7 @@ def _ensure_user_pool(cognito: Any, pool: CognitoPool, result: Provisioned) -> N
             IdTokenValidity=pool.access_token_minutes,
             RefreshTokenValidity=pool.refresh_token_days,
             TokenValidityUnits={"AccessToken": "minutes", "IdToken": "minutes", "RefreshToken": "days"},
+            EnableTokenRevocation=True,  # log-out revokes the refresh token (RevokeToken)
         )["UserPoolClient"]["ClientId"]
     result.user_pool_id = pool_id
     result.user_pool_client_id = client_id

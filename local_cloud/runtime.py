@@ -20,7 +20,7 @@ from werkzeug.serving import BaseWSGIServer, make_server
 from infra.grants import DeployedNames, function_environment, function_grants
 from infra.resources import BASE_PATH, SPEC, TUNABLES, Function, ServiceSpec
 from local_cloud.aws import LocalAws
-from local_cloud.gateway import CognitoVerifier, LocalGateway
+from local_cloud.gateway import CognitoVerifier, LocalGateway, auth_rate_limit_from
 from local_cloud.iam import statements
 from local_cloud.lambda_runtime import FunctionProcess, runtime_environment
 from local_cloud.provision import Provisioned, provision
@@ -90,7 +90,9 @@ class LocalCloud:
             jwks_url=environment["COGNITO_JWKS_URL"],
             client_id=environment["USER_POOL_CLIENT_ID"],
         )
-        self.gateway = LocalGateway(self.spec, verifier, handlers=self.functions)
+        self.gateway = LocalGateway(
+            self.spec, verifier, handlers=self.functions, auth_rate_limit=auth_rate_limit_from(os.environ)
+        )
         self._server = make_server(
             self.host, self.port, self.gateway, threaded=True, request_handler=self.gateway.request_handler
         )

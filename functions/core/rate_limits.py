@@ -28,6 +28,10 @@ class Limit:
 
 TWEETS = Limit("tweets", 300, 3 * 3600)
 FOLLOWS = Limit("follows", 400, 24 * 3600)
+LIKES = Limit("likes", 1000, 24 * 3600)
+"""Generous on purpose (Twitter's own figure): a keen reader likes a few hundred tweets on a busy day
+and never meets it, while a script farming likes, which costs a transaction and a counter write each,
+stops within the day."""
 
 
 class RateLimitRecord(Model):

@@ -270,9 +270,10 @@ class TweetRepository:
         if "parent" in failed and with_parent:
             self.delete(tweet, with_parent=False)
 
-    def like(self, tweet_id: str, user_id: str, at: str) -> bool:
-        """1 TransactWriteItems: the like item (only if absent) and like_count +1 (only if the tweet is an
-        existing original). Returns False when the user already liked it (nothing changed)."""
+    def like(self, tweet_id: str, user_id: str, at: str, charge: Charge) -> bool:
+        """1 TransactWriteItems: the like item (only if absent), like_count +1 (only if the tweet is an
+        existing original) and the rate-limit charge. Returns False when the user already liked it
+        (nothing changed, nothing charged, even at the limit: a repeat like is not a new like)."""
         like = EngagementRecord(
             tweet_id=tweet_id, sk=engagement_key(LIKE, user_id), kind=LIKE, user_id=user_id, created_at=at
         )
@@ -282,8 +283,13 @@ class TweetRepository:
             tx.update(
                 "tweet", TweetRecord(tweet_id=tweet_id), [TweetRecord.like_count.add(1)], _is_original()
             )
+            charge.add_to(tx, "quota")
 
-        return self._engagement_outcome(transact(build), tweet_id)
+        failed = transact(build)
+        liked = self._engagement_outcome(failed, tweet_id)  # the tweet and a repeat like come first
+        if liked and "quota" in failed:
+            raise charge.exceeded()
+        return liked
 
     def unlike(self, tweet_id: str, user_id: str) -> bool:
         """1 TransactWriteItems: delete the like item (only if present) and like_count -1."""

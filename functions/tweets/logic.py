@@ -18,7 +18,7 @@ from functions.core.clock import iso_millis
 from functions.core.errors import Forbidden, NotFound, Unprocessable
 from functions.core.ids import plausible_key
 from functions.core.pagination import cursor_field, encode_cursor
-from functions.core.rate_limits import TWEETS, Limit, charge
+from functions.core.rate_limits import LIKES, TWEETS, Limit, charge
 from functions.tweets.dal import (
     KIND_RETWEET,
     PurgeReport,
@@ -53,6 +53,7 @@ class TweetService:
         executor: Executor | None = None,
         resolve_media: MediaResolver | None = None,
         tweet_limit: Limit = TWEETS,
+        like_limit: Limit = LIKES,
         clock: Callable[[], float] = time.time,
     ) -> None:
         """``executor`` runs independent reads side by side (sequentially when None)."""
@@ -60,6 +61,7 @@ class TweetService:
         self.reads = TweetReads(repo, executor)
         self.resolve_media = resolve_media
         self.tweet_limit = tweet_limit
+        self.like_limit = like_limit
         self.clock = clock
 
     # ---- tweets -------------------------------------------------------------------------------------
@@ -125,8 +127,10 @@ class TweetService:
 
     # ---- likes and retweets -------------------------------------------------------------------------
     def like(self, caller: str, tweet_id: str) -> LikeState:
-        at = iso_millis(self.clock())
-        original = self._engage(tweet_id, lambda target: self.repo.like(target, caller, at))
+        now = self.clock()
+        at = iso_millis(now)
+        quota = charge(self.like_limit, caller, now)
+        original = self._engage(tweet_id, lambda target: self.repo.like(target, caller, at, quota))
         return LikeState(liked=True, like_count=max(0, int(original.like_count)))
 
     def unlike(self, caller: str, tweet_id: str) -> LikeState:

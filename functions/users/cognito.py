@@ -32,6 +32,12 @@ def _client() -> Any:
     return boto3.client("cognito-idp")
 
 
+_INVALID_TOKEN_CODES = frozenset(
+    {"NotAuthorizedException", "UnsupportedTokenTypeException", "InvalidParameterException"}
+)
+"""RevokeToken's answers about the token itself, as opposed to the pool or the client."""
+
+
 def _code(exc: ClientError) -> str:
     return str(exc.response.get("Error", {}).get("Code", ""))
 
@@ -110,6 +116,19 @@ class CognitoUserPool:
             raise
         return self._tokens(response["AuthenticationResult"], refresh_token=refresh_token)
 
+    def revoke(self, refresh_token: str) -> None:
+        """1 RevokeToken (authorised by the app client, which has token revocation enabled; no IAM grant).
+
+        A token Cognito does not accept (unknown, already revoked, malformed or not a refresh token) is
+        not an error: RFC 7009 treats revoking an invalid token as done, since there is nothing left to
+        revoke and nothing the client could do about it. Any other failure is the service's and raises.
+        """
+        try:
+            self.cognito.revoke_token(Token=refresh_token, ClientId=self.client_id)
+        except ClientError as exc:
+            if _code(exc) not in _INVALID_TOKEN_CODES:
+                raise
+
     @staticmethod
     def _tokens(result: dict[str, Any], refresh_token: str | None) -> IssuedTokens:
         import jwt  # only log-in and refresh need it; keeps PyJWT/cryptography off the cold-start path
@@ -122,6 +141,6 @@ class CognitoUserPool:
             access_token=access,
             id_token=str(result["IdToken"]),
             refresh_token=str(result.get("RefreshToken") or refresh_token or ""),
-            expires_in=int(result.get("ExpiresIn", 3600)),
+            expires_in=int(result["ExpiresIn"]),
             user_id=str(claims["sub"]),
         )

@@ -93,6 +93,11 @@ class UserService:
     def refresh(self, refresh_token: str) -> IssuedTokens:
         return self.pool.refresh(refresh_token)
 
+    def log_out(self, refresh_token: str) -> None:
+        """Revoke the refresh token, so it no longer refreshes; access tokens already issued stay valid
+        until they expire (``CognitoPool.access_token_minutes``). Idempotent."""
+        self.pool.revoke(refresh_token)
+
     def _profile_after_auth(self, username: str, user_id: str) -> UserRecord:
         """The profile of a freshly authenticated user.
 

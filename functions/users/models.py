@@ -107,6 +107,10 @@ class RefreshRequest(StrictModel):
     refresh_token: Annotated[str, StringConstraints(min_length=1, max_length=8192)]
 
 
+class LogoutRequest(StrictModel):
+    refresh_token: Annotated[str, StringConstraints(min_length=1, max_length=8192)]
+
+
 class ProfileUpdate(StrictModel):
     display_name: DisplayName | None = None
     bio: Bio | None = None

@@ -132,11 +132,6 @@ class Api(Construct):
         )
         acknowledge(
             self.rest_api,
-            "AwsSolutions-APIG3",
-            "No WAF web ACL in this release (cost); stage throttling and per-user rate limits apply.",
-        )
-        acknowledge(
-            self.rest_api,
             "AwsSolutions-IAM4[Policy::arn:<AWS::Partition>:iam::aws:policy/service-role/"
             "AmazonAPIGatewayPushToCloudWatchLogs]",
             "The account-level API Gateway logging role uses the AWS managed policy made for it.",

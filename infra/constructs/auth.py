@@ -54,6 +54,7 @@ class Auth(Construct):
             access_token_validity=access_token,
             id_token_validity=access_token,
             refresh_token_validity=Duration.days(pool.refresh_token_days),
+            enable_token_revocation=True,  # log-out revokes the refresh token (RevokeToken)
         )
         acknowledge(
             self.user_pool,

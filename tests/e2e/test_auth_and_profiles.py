@@ -7,7 +7,7 @@ import concurrent.futures as cf
 import pytest
 
 from tests.support.client import PASSWORD, Account, Api, assert_error, sign_up_and_log_in, unique_name
-from tests.support.tokens import claims_like, expired, signed_by_pool, signed_by_stranger
+from tests.support.tokens import claims_like, signed_by_pool, signed_by_stranger
 
 pytestmark = pytest.mark.e2e
 
@@ -34,7 +34,7 @@ def test_sign_up_log_in_and_read_own_profile(api: Api) -> None:
     login = api.post("/auth/login", json={"username": name.upper(), "password": PASSWORD})
     assert login.status_code == 200
     tokens = login.json()
-    assert tokens["token_type"] == "Bearer" and tokens["expires_in"] > 0
+    assert tokens["token_type"] == "Bearer" and tokens["expires_in"] == 15 * 60
     assert tokens["user"]["user_id"] == user["user_id"]
 
     me = api.get("/users/me", tokens["access_token"])
@@ -130,12 +130,12 @@ def test_tokens_that_the_authorizer_must_refuse(api: Api, alice: Account) -> Non
     assert_error(api.get("/users/me", "garbage"), 401, "unauthorized")
     assert_error(api.get("/users/me", headers={"Authorization": alice.token}), 401)  # no Bearer scheme
     assert_error(api.get("/users/me", signed_by_stranger(claims_like(alice.token))), 401)
-    assert_error(api.get("/users/me", expired(alice.token)), 401)
     assert_error(api.get("/users/me", alice.id_token), 401)  # an ID token is not an access token
-    foreign_client = signed_by_pool(claims_like(alice.token, client_id="someone-else"))
-    assert_error(api.get("/users/me", foreign_client), 401)
-    # Control: the same re-signing with nothing changed is accepted, so the refusals above are real.
-    assert api.get("/users/me", signed_by_pool(claims_like(alice.token))).status_code == 200
+    # moto's bundled key is refused (the local cloud signs with a key of its own), so a re-signed token
+    # is refused whatever its claims; tests/local_cloud/test_gateway.py checks expiry, client and pool
+    # against a key the test holds.
+    assert_error(api.get("/users/me", signed_by_pool(claims_like(alice.token))), 401)
+    assert api.get("/users/me", alice.token).status_code == 200
 
 
 def test_unknown_routes_and_users_are_404(api: Api, alice: Account) -> None:

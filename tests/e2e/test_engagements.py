@@ -201,3 +201,28 @@ def test_deleting_your_retweet_by_its_id_undoes_it(api: Api, alice: Account, bob
     assert api.delete(f"/tweets/{retweet_id}", bob.token).status_code == 204
     assert get_tweet(api, alice, tweet_id)["retweet_count"] == 0
     assert tweet_count(api, bob) == 0
+
+
+def test_liking_beyond_the_rate_limit_is_429_with_retry_after(api: Api, alice: Account, bob: Account) -> None:
+    from functions.core.rate_limits import LIKES, RateLimitRecord, charge
+
+    first, second, third = (post(api, alice, f"like number {n}") for n in range(3))
+    # Given all but one of the window's likes already used (written where the charge counts them, so
+    # the test need not like a thousand times)
+    window = charge(LIKES, bob.user_id)
+    used = RateLimitRecord(pk=f"likes#{bob.user_id}#{window.window_start}", expires_at=2**31)
+    used.used = LIKES.max_count - 1
+    used.save()
+    assert api.post(f"/tweets/{first}/like", bob.token).json() == {"liked": True, "like_count": 1}
+
+    limited = api.post(f"/tweets/{second}/like", bob.token)
+
+    assert_error(limited, 429, "rate_limited")
+    assert 1 <= int(limited.headers["Retry-After"]) <= LIKES.window_seconds
+    assert get_tweet(api, bob, second)["like_count"] == 0 and engagement_count(second) == 0
+    # A repeat like is not a new like: still 200 at the limit, and nothing changes.
+    assert api.post(f"/tweets/{first}/like", bob.token).json() == {"liked": True, "like_count": 1}
+    # Unliking frees no quota (the limit counts likes given, not likes held), and other users are unaffected.
+    assert api.delete(f"/tweets/{first}/like", bob.token).status_code == 200
+    assert_error(api.post(f"/tweets/{third}/like", bob.token), 429, "rate_limited")
+    assert api.post(f"/tweets/{third}/like", alice.token).json() == {"liked": True, "like_count": 1}

@@ -68,7 +68,7 @@ def synthetic_followers(author: Account, n: int) -> None:
 def test_a_tour_of_every_route_and_consumer_uses_every_grant_and_is_refused_nothing(
     api: Api, cloud: Any
 ) -> None:
-    settle: Callable[[], bool] = lambda: cloud.wait_idle(30.0)  # noqa: E731
+    settle: Callable[[], bool] = lambda: cloud.wait_idle(60.0)  # noqa: E731
     # A small cap makes every fan-out trim the timelines it wrote to (the trim is sampled at 1/k of
     # them, k = cap / 8), so the worker's trimming read is part of the tour. It recycles the timeline
     # functions' environments: their grant usage counts from here.

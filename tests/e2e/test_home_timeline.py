@@ -13,7 +13,8 @@ from tests.support.client import Account, Api, assert_error, sign_up_and_log_in
 
 pytestmark = pytest.mark.e2e
 
-IDLE_TIMEOUT = 20.0
+IDLE_TIMEOUT = 60.0
+"""Returned as soon as the cloud is idle; the bound only matters under load (vanilla moto in CI)."""
 
 
 @pytest.fixture

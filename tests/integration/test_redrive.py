@@ -36,7 +36,7 @@ def test_redrive_moves_every_dead_letter_back_and_the_worker_applies_them(cloud:
     result = redrive.redrive(sqs, queue_url)
 
     assert (result.moved, result.failed, result.dlq_url) == (12, 0, dlq_url)
-    assert cloud.wait_idle(20)
+    assert cloud.wait_idle(60)  # returns as soon as idle; slow only under load (vanilla moto in CI)
     store = TimelineStore()
     assert all(
         [e.entry_id for e in store.query_page(r, None, 5, with_meta=False)[1]] == [tweet_id] for r in readers

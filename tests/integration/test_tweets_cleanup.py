@@ -22,8 +22,8 @@ import pytest
 from ulid import ULID
 
 from functions.core.clock import iso_millis
+from functions.core.rate_limits import LIKES, charge
 from functions.core.rate_limits import TWEETS as _LIMIT
-from functions.core.rate_limits import charge
 from functions.tweets.dal import EngagementRecord, TweetRecord, TweetRepository
 from functions.tweets.handlers.cleanup import lambda_handler
 from functions.users.dal import UserRecord
@@ -93,7 +93,7 @@ def _seed(repo: TweetRepository) -> TweetRecord:
         _profile(user)
     original = _tweet(repo, AUTHOR)
     for user in (BOB, CAROL):
-        assert repo.like(original.tweet_id, user, iso_millis(time.time()))
+        assert repo.like(original.tweet_id, user, iso_millis(time.time()), charge(LIKES, user))
         _tweet(repo, user, kind="retweet", retweet_of=original.tweet_id)
     return original
 

@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 import urllib.request
 
+import jwt
 import pytest
 from botocore.exceptions import ClientError
 
@@ -114,7 +115,9 @@ def test_user_pool_enforces_password_policy_and_serves_jwks(aws: LocalAws, name:
 
     assert weak.value.response["Error"]["Code"] == "InvalidPasswordException"
     assert tokens["RefreshToken"]
-    assert [key["kid"] for key in jwks["keys"]] == ["dummy"]
+    # The moto process signs with a key of its own (not moto's published one) and publishes only it.
+    assert [key["kid"] for key in jwks["keys"]] == [jwt.get_unverified_header(tokens["AccessToken"])["kid"]]
+    assert "dummy" not in {key["kid"] for key in jwks["keys"]}
 
 
 def test_external_endpoint_starts_nothing(aws: LocalAws, monkeypatch: pytest.MonkeyPatch) -> None:

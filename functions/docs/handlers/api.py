@@ -6,15 +6,18 @@ import json
 from functools import lru_cache
 from typing import Any
 
-from aws_lambda_powertools.event_handler.api_gateway import Router
+from aws_lambda_powertools.event_handler.api_gateway import Response, Router
 from aws_lambda_powertools.event_handler.openapi.models import HTTPBearer, Server
 from aws_lambda_powertools.utilities.typing import LambdaContext
 
 from functions.core.config import FunctionSettings, load
 from functions.core.http import BASE_PATH, ErrorBody, api_entry_point, build_app
 from functions.docs.catalog import domain_routers
+from functions.docs.swagger import swagger_page
 
 router = Router()
+local_router = Router()
+"""Routes the local runtime serves and the stack does not deploy (the gateway adds them locally)."""
 TITLE = "Chirp API"
 VERSION = "1.0.0"
 DESCRIPTION = (
@@ -23,6 +26,8 @@ DESCRIPTION = (
     '`{"error": {"code", "message", "details?"}}`. Every route needs `Authorization: Bearer '
     "<access_token>` except /health, /openapi.json, /docs and /auth/*."
 )
+BEARER_SCHEME = "bearerAuth"
+"""The security scheme of every route that needs a token (Swagger UI's Authorize button fills it)."""
 
 
 @router.get("/health", tags=["meta"], summary="Liveness")
@@ -35,6 +40,16 @@ def openapi() -> dict[str, Any]:
     return openapi_document()
 
 
+@local_router.get("/docs", include_in_schema=False)
+def docs() -> Response[str]:
+    """Swagger UI on the whole API's document (local runtime only)."""
+    return Response(
+        status_code=200,
+        content_type="text/html; charset=utf-8",
+        body=swagger_page(f"{BASE_PATH}/openapi.json", TITLE),
+    )
+
+
 @lru_cache(maxsize=1)
 def openapi_document() -> dict[str, Any]:
     """Generated from the routes' pydantic models of every domain, never hand-written."""
@@ -44,11 +59,22 @@ def openapi_document() -> dict[str, Any]:
         version=VERSION,
         description=DESCRIPTION,
         servers=[Server(url=BASE_PATH)],
-        security_schemes={"bearer": HTTPBearer(bearerFormat="JWT")},
-        security=[{"bearer": []}],
+        security_schemes={BEARER_SCHEME: HTTPBearer(bearerFormat="JWT")},
+        security=[{BEARER_SCHEME: []}],
     )
     document: dict[str, Any] = json.loads(schema)
-    return _with_contract_errors(document)
+    return _with_contract_errors(_without_bodies_on_no_content(document))
+
+
+def _without_bodies_on_no_content(document: dict[str, Any]) -> dict[str, Any]:
+    """A 204 answers with no body and no Content-Type; Powertools still documents a JSON ``null`` for
+    the handler's ``None``, which clients and schema checkers would then expect."""
+    for operations in document.get("paths", {}).values():
+        for operation in operations.values():
+            no_content = operation.get("responses", {}).get("204")
+            if no_content is not None:
+                no_content.pop("content", None)
+    return document
 
 
 PUBLIC_PATHS = ("/health", "/openapi.json", "/auth/")
@@ -93,17 +119,16 @@ def _with_contract_errors(document: dict[str, Any]) -> dict[str, Any]:
                 if status == "401" and public and not path.startswith("/auth/"):
                     continue
                 responses[status] = {"description": description, "content": error}
-            if public:
-                operation["security"] = []
+            # Stated on each operation as well as globally, for clients that read only the operation.
+            operation["security"] = [] if public else [{BEARER_SCHEME: []}]
     return document
 
 
 @lru_cache(maxsize=1)
 def _app() -> Any:
-    app = build_app(router)
     if load(FunctionSettings).stage == "local":
-        app.enable_swagger(path="/docs", title=TITLE, version=VERSION, servers=[Server(url=BASE_PATH)])
-    return app
+        return build_app(router, local_router)
+    return build_app(router)
 
 
 def _resolve(event: dict[str, Any], context: LambdaContext) -> dict[str, Any]:

@@ -65,7 +65,11 @@ def get_replies(tweet_id: str, cursor: Cursor = None, limit: Limit = DEFAULT_LIM
     return service().replies(_caller(), tweet_id, cursor, limit)
 
 
-@router.post("/tweets/<tweet_id>/like", tags=["engagements"], summary="Like a tweet (idempotent)")
+@router.post(
+    "/tweets/<tweet_id>/like",
+    tags=["engagements"],
+    summary="Like a tweet (idempotent; 1,000 new likes per 24 hours, then 429 with Retry-After)",
+)
 def like(tweet_id: str) -> LikeState:
     return service().like(_caller(), tweet_id)
 

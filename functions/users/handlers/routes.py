@@ -5,6 +5,7 @@ from __future__ import annotations
 from functools import lru_cache
 from typing import Annotated
 
+from aws_lambda_powertools.event_handler import Response
 from aws_lambda_powertools.event_handler.api_gateway import Router
 from aws_lambda_powertools.event_handler.openapi.params import Body
 from aws_lambda_powertools.metrics import MetricUnit
@@ -18,6 +19,7 @@ from functions.users.logic import UserService, to_user
 from functions.users.models import (
     LoginRequest,
     LoginResponse,
+    LogoutRequest,
     ProfileUpdate,
     RefreshRequest,
     SignUpRequest,
@@ -66,6 +68,25 @@ def log_in(request: Annotated[LoginRequest, Body()]) -> LoginResponse:
 @router.post("/auth/refresh", tags=["auth"], summary="Exchange a refresh token for new tokens")
 def refresh(request: Annotated[RefreshRequest, Body()]) -> Tokens:
     return Tokens(**_tokens(service().refresh(request.refresh_token)))  # type: ignore[arg-type]
+
+
+@router.post(
+    "/auth/logout",
+    status_code=204,
+    tags=["auth"],
+    summary="Revoke a refresh token",
+    responses={
+        204: {
+            "description": (
+                "The refresh token no longer refreshes, whether it was valid or not (RFC 7009); access "
+                "tokens already issued stay valid until they expire, at most 15 minutes."
+            )
+        }
+    },
+)
+def log_out(request: Annotated[LogoutRequest, Body()]) -> Response[None]:
+    service().log_out(request.refresh_token)
+    return Response(status_code=204)
 
 
 @router.get("/users/me", tags=["users"], summary="The caller's profile")
