@@ -6,7 +6,7 @@ from functools import lru_cache
 from typing import Annotated
 
 from aws_lambda_powertools.event_handler.api_gateway import Router
-from aws_lambda_powertools.event_handler.openapi.params import Query
+from aws_lambda_powertools.event_handler.openapi.params import Path, Query
 
 from functions.core.config import load
 from functions.core.identity import caller_id
@@ -21,6 +21,15 @@ from functions.users.models import User
 router = Router()
 
 Limit = Annotated[int, Query(ge=1, le=MAX_LIMIT, description="Page size, 1..100.")]
+UserId = Annotated[
+    str,
+    Path(
+        description=(
+            "A user's id (at most 128 characters, no `#`). Any other value, like an id nobody has, "
+            "is an unknown user: 404."
+        )
+    ),
+]
 Cursor = Annotated[
     str | None, Query(max_length=2048, description="`next_cursor` of the previous page of this list.")
 ]
@@ -37,22 +46,22 @@ def service() -> GraphService:
     tags=["graph"],
     summary="Follow a user (idempotent; 400 follows per 24 hours, then 429 with Retry-After)",
 )
-def follow(user_id: str) -> FollowState:
+def follow(user_id: UserId) -> FollowState:
     return FollowState(following=service().follow(caller_id(router.current_event), user_id))
 
 
 @router.delete("/users/<user_id>/follow", tags=["graph"], summary="Unfollow a user (idempotent)")
-def unfollow(user_id: str) -> FollowState:
+def unfollow(user_id: UserId) -> FollowState:
     return FollowState(following=service().unfollow(caller_id(router.current_event), user_id))
 
 
 @router.get("/users/<user_id>/followers", tags=["graph"], summary="The user's followers, newest first")
-def followers(user_id: str, cursor: Cursor = None, limit: Limit = DEFAULT_LIMIT) -> UserPage:
+def followers(user_id: UserId, cursor: Cursor = None, limit: Limit = DEFAULT_LIMIT) -> UserPage:
     return service().followers(caller_id(router.current_event), user_id, cursor, limit)
 
 
 @router.get("/users/<user_id>/following", tags=["graph"], summary="Whom the user follows, newest first")
-def following(user_id: str, cursor: Cursor = None, limit: Limit = DEFAULT_LIMIT) -> UserPage:
+def following(user_id: UserId, cursor: Cursor = None, limit: Limit = DEFAULT_LIMIT) -> UserPage:
     return service().following(caller_id(router.current_event), user_id, cursor, limit)
 
 
@@ -62,5 +71,5 @@ def get_by_username(username: str) -> User:
 
 
 @router.get("/users/<user_id>", tags=["users"], summary="A profile by user id")
-def get_user(user_id: str) -> User:
+def get_user(user_id: UserId) -> User:
     return service().view(caller_id(router.current_event), user_id)
