@@ -1,4 +1,5 @@
-"""Invoking Lambda handlers in-process, the way the Lambda runtime would (gateway and pollers share it)."""
+"""Invoking Lambda handlers the way the Lambda runtime would: each function in a process of its own
+(``FunctionProcess``, what the local cloud uses), or in this process (``LazyHandler``, for tests)."""
 
 from __future__ import annotations
 
