@@ -27,18 +27,16 @@ moto exactly. All of it relies on moto's requests being serialised (the local cl
 from __future__ import annotations
 
 import functools
-import inspect
 import json
-import threading
 import uuid
 from typing import Any
 
-from local_cloud.moto_speedups import UnsupportedMotoError
+from local_cloud.moto_patching import Patches, Symbol, UnsupportedMotoError, moto_version, symbol_problems
 
 SUPPORTED_MOTO_VERSION = "5.2.5"
 """The one moto version these patches install on: the one tests/e2e/test_auth_tokens.py passed on."""
 
-_RELIED_ON: tuple[tuple[str, str, tuple[str, ...] | None], ...] = (
+_RELIED_ON: tuple[Symbol, ...] = (
     # (module, attribute, the parameters the patch assumes; None: not a function)
     (
         "moto.cognitoidp.models",
@@ -54,9 +52,8 @@ _RELIED_ON: tuple[tuple[str, str, tuple[str, ...] | None], ...] = (
 _SECONDS_PER_UNIT = {"seconds": 1, "minutes": 60, "hours": 3600, "days": 86400}
 _VALIDITY = {"access": ("AccessTokenValidity", "AccessToken"), "id": ("IdTokenValidity", "IdToken")}
 
-_lock = threading.Lock()
-_originals: list[tuple[Any, str, Any]] = []
-_MISSING = object()
+_patches = Patches()
+_patch = _patches.replace
 
 
 class _SigningKey:
@@ -93,24 +90,9 @@ class _SignWithKeyId:
         return jwt.encode({**header, "kid": key.kid}, claims, key)
 
 
-def _moto_version() -> str:
-    import moto
-
-    return str(moto.__version__)
-
-
-def _resolve(module: str, path: str) -> Any:
-    import importlib
-
-    owner: Any = importlib.import_module(module)
-    for part in path.split("."):
-        owner = inspect.getattr_static(owner, part)
-    return owner
-
-
 def check_supported() -> None:
     """Raise ``UnsupportedMotoError`` unless moto is the tested version with every symbol relied on."""
-    found = _moto_version()
+    found = moto_version()
     if found != SUPPORTED_MOTO_VERSION:
         raise UnsupportedMotoError(
             f"local_cloud.moto_cognito supports moto {SUPPORTED_MOTO_VERSION} only, found moto {found}: "
@@ -118,15 +100,7 @@ def check_supported() -> None:
             f"local_cloud/moto_cognito.py and run tests/e2e/test_auth_tokens.py, keeping the change only "
             f"if they pass."
         )
-    problems: list[str] = []
-    for module, path, parameters in _RELIED_ON:
-        try:
-            target = _resolve(module, path)
-        except (ImportError, AttributeError):
-            problems.append(f"{module}.{path} is missing")
-            continue
-        if parameters is not None and tuple(inspect.signature(target).parameters) != parameters:
-            problems.append(f"{module}.{path} does not take {parameters}")
+    problems = symbol_problems(_RELIED_ON)
     from moto.cognitoidp.models import CognitoIdpBackend
     from moto.cognitoidp.responses import CognitoIdpResponse
 
@@ -135,12 +109,6 @@ def check_supported() -> None:
             problems.append(f"{owner.__name__}.revoke_token exists already: moto implements RevokeToken")
     if problems:
         raise UnsupportedMotoError("local_cloud.moto_cognito cannot install: " + "; ".join(problems))
-
-
-def _patch(owner: Any, name: str, value: Any) -> None:
-    """Set ``owner.name`` (a class or a module), remembering what was there."""
-    _originals.append((owner, name, owner.__dict__.get(name, _MISSING)))
-    setattr(owner, name, value)
 
 
 # -- RevokeToken -------------------------------------------------------------------------------------
@@ -210,8 +178,8 @@ def _wrap_create_jwt(original: Any) -> Any:
 def install() -> bool:
     """Apply every patch (idempotent); return True. Raises ``UnsupportedMotoError``, before patching
     anything, on a moto they were not checked against."""
-    with _lock:
-        if _originals:
+    with _patches.lock:
+        if _patches:
             return True
         check_supported()
         import moto.cognitoidp.models as models
@@ -225,25 +193,16 @@ def install() -> bool:
             _patch(models, "jwt", _SignWithKeyId)
             _patch(responses.CognitoIdpJsonWebKeyResponse, "json_web_key", signing_key().jwks)
         except BaseException:
-            _restore_all()
+            _patches.restore_all()
             raise
         return True
 
 
 def installed() -> bool:
-    return bool(_originals)
+    return bool(_patches)
 
 
 def uninstall() -> None:
     """Restore moto's own Cognito."""
-    with _lock:
-        _restore_all()
-
-
-def _restore_all() -> None:
-    while _originals:
-        owner, name, original = _originals.pop()
-        if original is _MISSING:
-            delattr(owner, name)
-        else:
-            setattr(owner, name, original)
+    with _patches.lock:
+        _patches.restore_all()

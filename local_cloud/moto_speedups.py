@@ -49,14 +49,16 @@ import base64
 import contextlib
 import copy
 import functools
+import importlib
 import inspect
 import json
 import os
-import threading
 import uuid
 from decimal import Decimal
 from pathlib import Path
 from typing import Any
+
+from local_cloud.moto_patching import Patches, UnsupportedMotoError, moto_version, resolve, symbol_problems
 
 SUPPORTED_MOTO_VERSION = "5.2.5"
 """The one moto version the speed-ups install on: the one their equivalence tests passed on."""
@@ -116,15 +118,8 @@ _RELIED_ON: tuple[tuple[str, str], ...] = (
 )
 """moto symbols the patches read or call without replacing them."""
 
-_INHERITED = object()
-"""Recorded for an attribute a class inherits: uninstalling deletes the override instead of setting it."""
-
-_originals: list[tuple[Any, str, Any]] = []
-_lock = threading.Lock()
-
-
-class UnsupportedMotoError(RuntimeError):
-    """The installed moto is not the one the speed-ups were checked against."""
+_patches = Patches()
+_replace = _patches.replace
 
 
 def enabled() -> bool:
@@ -135,26 +130,10 @@ def enabled() -> bool:
     return value == "on"
 
 
-def _moto_version() -> str:
-    import moto
-
-    return str(moto.__version__)
-
-
-def _resolve(module: str, path: str) -> Any:
-    """The object at ``module``.``path`` (class attributes as stored: a property, not its value)."""
-    import importlib
-
-    owner: Any = importlib.import_module(module)
-    for part in path.split("."):
-        owner = inspect.getattr_static(owner, part)
-    return owner
-
-
 def check_supported() -> None:
     """Raise ``UnsupportedMotoError`` unless the installed moto is the one the speed-ups were tested
     on and has every symbol they patch or rely on, with the parameters they expect."""
-    found = _moto_version()
+    found = moto_version()
     if found != SUPPORTED_MOTO_VERSION:
         raise UnsupportedMotoError(
             f"local_cloud.moto_speedups supports moto {SUPPORTED_MOTO_VERSION} only, found moto {found}: "
@@ -162,35 +141,16 @@ def check_supported() -> None:
             f"({SWITCH}=off), or set SUPPORTED_MOTO_VERSION = {found!r} in local_cloud/moto_speedups.py "
             f"and run tests/local_cloud/test_moto_speedups.py, keeping the change only if they pass."
         )
-    problems: list[str] = []
-    for module, path, parameters in _REPLACED:
-        try:
-            target = _resolve(module, path)
-        except (ImportError, AttributeError):
-            problems.append(f"{module}.{path} is missing")
-            continue
-        if parameters is not None:
-            actual = tuple(inspect.signature(target).parameters)
-            if actual != parameters:
-                problems.append(f"{module}.{path} takes {actual}, the patch expects {parameters}")
+    problems = symbol_problems([*_REPLACED, *((module, path, None) for module, path in _RELIED_ON)])
     for module, path in _RELIED_ON:
-        try:
-            target = _resolve(module, path)
-        except (ImportError, AttributeError):
-            problems.append(f"{module}.{path} is missing")
-            continue
-        if path == "copy" and target is not copy:
+        # A missing global is reported above already; one that is something else is reported here.
+        if path == "copy" and vars(importlib.import_module(module)).get("copy", copy) is not copy:
             problems.append(f"{module}.copy is not the copy module")
     if problems:
         raise UnsupportedMotoError(
             f"moto {found} does not have what local_cloud.moto_speedups patches: {'; '.join(problems)}. "
             f"Run with {SWITCH}=off, or update the patches and run tests/local_cloud/test_moto_speedups.py."
         )
-
-
-def _replace(owner: Any, name: str, replacement: Any) -> None:
-    _originals.append((owner, name, vars(owner).get(name, _INHERITED)))
-    setattr(owner, name, replacement)
 
 
 def _moto_own(value: Any) -> bool:
@@ -208,7 +168,7 @@ def patched_symbols() -> list[str]:
     Judged from where each object's code lives, not from this module's records of what it did: an
     independent check that the switch off (or ``uninstall``) leaves moto as moto ships it.
     """
-    return [f"{module}.{path}" for module, path, _ in _REPLACED if not _moto_own(_resolve(module, path))]
+    return [f"{module}.{path}" for module, path, _ in _REPLACED if not _moto_own(resolve(module, path))]
 
 
 class _NoTableCopy:
@@ -563,9 +523,9 @@ def install() -> bool:
     """Apply every speed-up unless ``LOCAL_CLOUD_MOTO_SPEEDUPS=off`` (idempotent); return whether they
     are in place. Raises ``UnsupportedMotoError``, before patching anything, on a moto they were not
     checked against."""
-    with _lock:
-        if _originals or not enabled():
-            return bool(_originals)
+    with _patches.lock:
+        if _patches or not enabled():
+            return bool(_patches)
         check_supported()
         try:
             _install_cheap_rollback()
@@ -578,25 +538,16 @@ def install() -> bool:
             _install_top_level_projection()
             _install_plain_result_walk()
         except BaseException:
-            _restore_all()
+            _patches.restore_all()
             raise
         return True
 
 
 def installed() -> bool:
-    return bool(_originals)
+    return bool(_patches)
 
 
 def uninstall() -> None:
     """Restore moto's own methods."""
-    with _lock:
-        _restore_all()
-
-
-def _restore_all() -> None:
-    while _originals:
-        owner, name, original = _originals.pop()
-        if original is _INHERITED:
-            delattr(owner, name)
-        else:
-            setattr(owner, name, original)
+    with _patches.lock:
+        _patches.restore_all()

@@ -167,7 +167,7 @@ def test_uninstall_restores_moto_exactly(monkeypatch: pytest.MonkeyPatch, vanill
     monkeypatch.setenv(moto_speedups.SWITCH, "on")
     assert moto_speedups.install() is True
     # As many patches as listed symbols: each patch is among those the guard checks and the server reports.
-    assert len(moto_speedups._originals) == len(moto_speedups.patched_symbols()) == len(before)
+    assert len(moto_speedups._patches.originals) == len(moto_speedups.patched_symbols()) == len(before)
     assert all(_moto_symbols()[name] is not original for name, original in before.items())
     moto_speedups.uninstall()
     assert all(_moto_symbols()[name] is original for name, original in before.items())
