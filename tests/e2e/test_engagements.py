@@ -9,7 +9,8 @@ from typing import Any
 
 import pytest
 
-from tests.support.client import Account, Api, assert_error, sign_up_and_log_in
+from tests.support.client import Account, Api, assert_error, get_tweet, sign_up_and_log_in
+from tests.support.client import post_tweet as post
 
 pytestmark = pytest.mark.e2e
 N = 10
@@ -29,18 +30,6 @@ def engagement_count(tweet_id: str) -> int:
 def retweet_id_of(tweet_id: str, user_id: str) -> str:
     dal = store()
     return str(dal.EngagementRecord.get(tweet_id, dal.engagement_key("retweet", user_id)).retweet_id)
-
-
-def post(api: Api, who: Account, text: str) -> str:
-    response = api.post("/tweets", who.token, json={"text": text})
-    assert response.status_code == 201, response.text
-    return str(response.json()["tweet_id"])
-
-
-def get_tweet(api: Api, who: Account, tweet_id: str) -> dict[str, Any]:
-    response = api.get(f"/tweets/{tweet_id}", who.token)
-    assert response.status_code == 200, response.text
-    return response.json()  # type: ignore[no-any-return]
 
 
 def tweet_count(api: Api, who: Account) -> int:

@@ -20,7 +20,7 @@ from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric import rsa
 from jwt.algorithms import RSAAlgorithm
 
-from tests.support.client import Account, Api, assert_error
+from tests.support.client import Account, Api, assert_error, get_tweet, post_tweet
 
 pytestmark = pytest.mark.e2e
 
@@ -144,18 +144,6 @@ def test_the_real_token_still_works(api: Api, alice: Account) -> None:
 
 
 # -- object-level authorisation -------------------------------------------------------------------------
-
-
-def post_tweet(api: Api, who: Account, text: str = "mine") -> str:
-    response = api.post("/tweets", who.token, json={"text": text})
-    assert response.status_code == 201, response.text
-    return str(response.json()["tweet_id"])
-
-
-def get_tweet(api: Api, who: Account, tweet_id: str) -> dict[str, Any]:
-    response = api.get(f"/tweets/{tweet_id}", who.token)
-    assert response.status_code == 200, response.text
-    return response.json()  # type: ignore[no-any-return]
 
 
 def test_bob_cannot_delete_alices_tweet(api: Api, alice: Account, bob: Account) -> None:

@@ -80,3 +80,17 @@ def assert_error(response: requests.Response, status: int, code: str | None = No
     if code is not None:
         assert body["error"]["code"] == code, body
     return body["error"]  # type: ignore[no-any-return]
+
+
+def post_tweet(api: Api, who: Account, text: str = "mine") -> str:
+    """Post through the API; the new tweet's id (the post must succeed)."""
+    response = api.post("/tweets", who.token, json={"text": text})
+    assert response.status_code == 201, response.text
+    return str(response.json()["tweet_id"])
+
+
+def get_tweet(api: Api, who: Account, tweet_id: str) -> dict[str, Any]:
+    """The tweet as ``who`` sees it (the read must succeed)."""
+    response = api.get(f"/tweets/{tweet_id}", who.token)
+    assert response.status_code == 200, response.text
+    return response.json()  # type: ignore[no-any-return]
