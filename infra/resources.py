@@ -307,7 +307,6 @@ SECRETS: tuple[Secret, ...] = (CURSOR_KEY,)
 TUNABLES: tuple[str, ...] = ("CELEBRITY_FOLLOWER_THRESHOLD", "TIMELINE_MAX_ITEMS", "INACTIVE_AFTER_DAYS")
 """Settings a deployment may change (CDK context or the environment of ``make dev``); their defaults
 live in the settings models of the functions that read them."""
-_TIMELINE_TUNABLES = TUNABLES
 
 # --------------------------------------------------------------------------------------------------
 # Functions and routes.
@@ -376,7 +375,7 @@ FUNCTIONS: tuple[Function, ...] = (
             _t("timelines", "read", "write"),
         ),
         secrets=("cursor-signing-key",),
-        settings=_TIMELINE_TUNABLES,
+        settings=TUNABLES,
     ),
     Function(
         name="fanout-dispatcher",
@@ -391,7 +390,7 @@ FUNCTIONS: tuple[Function, ...] = (
         ),
         sends_to=("fanout",),
         timeout_seconds=60,
-        settings=_TIMELINE_TUNABLES,
+        settings=TUNABLES,
     ),
     Function(
         name="fanout-worker",
@@ -399,7 +398,7 @@ FUNCTIONS: tuple[Function, ...] = (
         settings_model="functions.timeline.settings.WorkerSettings",
         tables=(_t("timelines", "read", "write"), _t("idempotency", "write")),
         timeout_seconds=30,
-        settings=_TIMELINE_TUNABLES,
+        settings=TUNABLES,
     ),
     Function(name="docs-api", handler="functions.docs.handlers.api.lambda_handler", memory_mb=256),
 )

@@ -6,7 +6,6 @@ from __future__ import annotations
 import dataclasses
 import importlib
 import json
-import logging
 import os
 import socket
 import subprocess
@@ -26,7 +25,6 @@ Handler = Callable[[dict[str, Any], Any], Any]
 """A Lambda handler: ``handler(event, context)``; its return value is the Lambda response."""
 
 _ROOT = Path(__file__).resolve().parents[1]
-logger = logging.getLogger(__name__)
 
 
 class FunctionError(RuntimeError):
@@ -137,9 +135,14 @@ class FunctionProcess:
         self.name = name
         self.handler = handler
         self.environment = dict(environment)
-        self._init: dict[str, Any] = {"op": "init", "function": name, "handler": handler}
-        self._init["statements"] = statements
-        self._init |= {"region": region, "settings_model": settings_model}
+        self._init = {
+            "op": "init",
+            "function": name,
+            "handler": handler,
+            "settings_model": settings_model,
+            "statements": statements,
+            "region": region,
+        }
         self._lock = threading.Lock()
         self._process: subprocess.Popen[bytes] | None = None
         self._conn: Connection | None = None

@@ -196,7 +196,8 @@ class LocalCloud:
             self._persistence.save()
         self.aws.stop()
         if self._saved_environ is not None:
-            # A second cloud in the same process (tests) leaves the first one's endpoint in place.
+            # Put back the environment start() changed, so a second cloud started and stopped in the
+            # same process (tests) does not leave its stopped endpoint behind for the first.
             os.environ.clear()
             os.environ.update(self._saved_environ)
             self._saved_environ = None
