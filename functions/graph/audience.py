@@ -7,9 +7,12 @@ and a page continues strictly after the previous one even while follows arrive.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from collections.abc import Iterable
+from dataclasses import dataclass, field
+from typing import Any
 
-from functions.graph.dal import FollowRepository
+from functions.core.batch_get import Read
+from functions.graph.dal import FollowRecord, FollowRepository
 from functions.users.dal import UserRepository
 
 FOLLOWING_PAGE = 1000
@@ -22,6 +25,21 @@ class FollowerPage:
 
     follower_ids: list[str]
     next_position: str | None
+    follow_seqs: list[str] = field(default_factory=list)
+    """The ``follow_seq`` of each follower's follow, in the same order."""
+
+
+class FollowCheck:
+    """Whom a reader follows among some accounts, read inside another domain's BatchGetItem: pass
+    ``reads`` to it, then ask ``followed()``."""
+
+    def __init__(self, follower_id: str, followee_ids: Iterable[str]) -> None:
+        keys = [(follower_id, f) for f in dict.fromkeys(followee_ids) if f != follower_id]
+        self.reads: list[Read] = [Read(FollowRecord, keys, consistent=True)] if keys else []
+
+    def followed(self) -> dict[str, str]:
+        """Followee id -> follow_seq of the follows found (strongly consistent)."""
+        return {r.followee_id: r.follow_seq for read in self.reads for r in read.found}
 
 
 class GraphAudience:
@@ -36,9 +54,25 @@ class GraphAudience:
         ``before`` (None: from the newest). With ``since``, only follows made after that position: the page
         ends at the first older one and is then the last. 1 Query on GSI by_followee."""
         edges = self.follows.followers(user_id, before, limit)
-        ids = [edge.follower_id for edge in edges if edge.follow_seq > since]
-        last = len(edges) < limit or len(ids) < len(edges)
-        return FollowerPage(ids, None if last else edges[-1].follow_seq)
+        kept = [edge for edge in edges if edge.follow_seq > since]
+        last = len(edges) < limit or len(kept) < len(edges)
+        return FollowerPage(
+            [edge.follower_id for edge in kept],
+            None if last else edges[-1].follow_seq,
+            [edge.follow_seq for edge in kept],
+        )
+
+    def follow_check(self, follower_id: str, followee_ids: Iterable[str]) -> FollowCheck:
+        """The edges ``follower_id`` -> each of ``followee_ids``, to be read in the caller's batch."""
+        return FollowCheck(follower_id, followee_ids)
+
+    def follow_seq(self, follower_id: str, followee_id: str) -> str | None:
+        """The follow's ``follow_seq`` now (None: not following); 1 GetItem, strongly consistent."""
+        return self.follows.follow_seq(follower_id, followee_id)
+
+    def edge_check(self, follower_id: str, followee_id: str, follow_seq: str) -> dict[str, Any]:
+        """A transaction ConditionCheck item that holds while exactly that follow exists."""
+        return self.follows.edge_check(follower_id, followee_id, follow_seq)
 
     def following(self, user_id: str) -> list[str]:
         """Everyone ``user_id`` follows, newest follow first: 1 Query per 1000 on LSI by_follow_time

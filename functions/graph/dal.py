@@ -18,6 +18,7 @@ from __future__ import annotations
 import time
 from collections.abc import Iterable
 from concurrent.futures import Executor
+from typing import Any
 
 from pynamodb.attributes import UnicodeAttribute
 from pynamodb.exceptions import DoesNotExist
@@ -157,6 +158,28 @@ class FollowRepository:
         except DoesNotExist:
             return False
         return True
+
+    def follow_seq(self, follower_id: str, followee_id: str) -> str | None:
+        """The edge's ``follow_seq`` (None: not following): 1 GetItem, strongly consistent."""
+        if not (plausible_key(follower_id) and plausible_key(followee_id)):
+            return None
+        try:
+            record = FollowRecord.get(follower_id, followee_id, consistent_read=True)
+        except DoesNotExist:
+            return None
+        return record.follow_seq
+
+    def edge_check(self, follower_id: str, followee_id: str, follow_seq: str) -> dict[str, Any]:
+        """A TransactWriteItems ConditionCheck item (DynamoDB JSON) that holds while exactly this follow
+        (``follow_seq``) exists, for other domains' transactions."""
+        return {
+            "ConditionCheck": {
+                "TableName": FollowRecord.Meta.table_name,
+                "Key": {"follower_id": {"S": follower_id}, "followee_id": {"S": followee_id}},
+                "ConditionExpression": "follow_seq = :s",
+                "ExpressionAttributeValues": {":s": {"S": follow_seq}},
+            }
+        }
 
     def followed_among(self, follower_id: str, candidate_ids: Iterable[str]) -> set[str]:
         """Which of ``candidate_ids`` ``follower_id`` follows: 1 BatchGetItem (<= 100 keys)."""

@@ -31,7 +31,9 @@ from functions.core.retry import client as shared_client
 from functions.core.transactions import is_condition_failure
 from functions.timeline.models import (
     ENTRY_KEY_BELOW,
+    FLOOR_PREFIX,
     META_KEY,
+    PULL_PREFIX,
     FanoutMessage,
     TimelineEntry,
     TimelineMeta,
@@ -42,6 +44,11 @@ BATCH_WRITE_MAX = 25
 BATCH_GET_MAX = 100
 SQS_BATCH_MAX = 10
 SQS_BATCH_BYTES = 240 * 1024  # below SendMessageBatch's 256 KiB total, with room for attributes
+ENTRY_TTL_DAYS = 30
+"""Entries expire (DynamoDB TTL on ``expires_at``) this long after their tweet was posted, whoever wrote
+them and whenever. TTL deletes lazily and without raising the floor, so the read path treats every entry
+older than this as possibly gone: below the TTL horizon it merges from the followed accounts."""
+_TRANSACTION_RETRIES = frozenset({"TransactionConflict", "ThrottlingError", "ProvisionedThroughputExceeded"})
 
 
 class UnprocessedItemsError(RuntimeError):
@@ -84,6 +91,23 @@ def now_seq(now: float) -> str:
     return str(ULID.from_timestamp(now))
 
 
+TTL_MARGIN_SECONDS = 2 * 86_400
+"""How far ahead of TTL the floor is kept: a reader's housekeeping (hourly, on read) raises the floor to
+the horizon this far in the future whenever the cache holds an entry below it, so nothing TTL deletes
+before then is above the floor; a reader away longer than this reads with the horizon as a floor."""
+
+
+def ttl_horizon(now: float) -> str:
+    """Entries with ids below this may have been deleted by TTL at ``now``."""
+    return ulid_lower_bound(now - ENTRY_TTL_DAYS * 86_400)
+
+
+def ttl_cut(now: float) -> str:
+    """Entries below this may be gone within TTL_MARGIN_SECONDS: no writer caches them, and a floor at
+    least this high covers them."""
+    return ttl_horizon(now + TTL_MARGIN_SECONDS)
+
+
 class CallCounter:
     """Thread-safe count of DynamoDB / SQS calls by operation name (what the benchmark reads)."""
 
@@ -114,6 +138,9 @@ def _entry_item(user_id: str, entry: TimelineEntry) -> dict[str, Any]:
     }
     if entry.original_author_id:
         item["original_author_id"] = {"S": entry.original_author_id}
+    posted = ulid_seconds(entry.entry_id)
+    if posted:
+        item["expires_at"] = {"N": str(int(posted) + ENTRY_TTL_DAYS * 86_400)}
     return item
 
 
@@ -127,15 +154,34 @@ def _entry_of(item: dict[str, Any]) -> TimelineEntry:
 
 
 def _meta_of(item: dict[str, Any]) -> TimelineMeta:
+    pulls = {author: "" for author in item.get("pull_ids", {}).get("SS", [])}  # before versioned pulls
+    floors: dict[str, str] = {}
+    for name, value in item.items():
+        if name.startswith(PULL_PREFIX):
+            pulls[name[len(PULL_PREFIX) :]] = str(value.get("S"))
+        elif name.startswith(FLOOR_PREFIX):
+            floors[name[len(FLOOR_PREFIX) :]] = str(value.get("S"))
     return TimelineMeta(
         user_id=str(_s(item, "user_id")),
         floor=_s(item, "floor_id") or "",
-        pull=set(item.get("pull_ids", {}).get("SS", [])),
+        pulls=pulls,
+        floors=floors,
         last_seen=int(item["last_seen"]["N"]) if "last_seen" in item else None,
         celebrity=bool(item.get("is_celebrity", {}).get("BOOL", False)),
         mode_seq=_s(item, "mode_seq") or "",
         down_seq=_s(item, "down_seq") or "",
+        rising_seq=_s(item, "rising_seq") or "",
+        rising_chunks=int(item["rising_chunks"]["N"]) if "rising_chunks" in item else 0,
+        marked={int(n) for n in item.get("marked", {}).get("NS", [])},
     )
+
+
+def _pull_name(author_id: str) -> str:
+    return PULL_PREFIX + author_id
+
+
+def _floor_name(author_id: str) -> str:
+    return FLOOR_PREFIX + author_id
 
 
 @dataclass
@@ -285,6 +331,19 @@ class TimelineStore:
             if not start:
                 return ids[keep:]
 
+    def has_entries_below(self, user_id: str, entry_id: str) -> bool:
+        """Whether the cache holds an entry older than ``entry_id``: 1 keys-only Query, Limit 1."""
+        response = self._call(
+            "Query",
+            "query",
+            TableName=self.table,
+            KeyConditionExpression="user_id = :u AND entry_id < :b",
+            ProjectionExpression="entry_id",
+            ExpressionAttributeValues={":u": {"S": user_id}, ":b": {"S": entry_id}},
+            Limit=1,
+        )
+        return bool(response.get("Items"))
+
     # ---- entry writes -----------------------------------------------------------------------------
     def put_entry(self, user_id: str, entry: TimelineEntry) -> None:
         """1 PutItem (idempotent: the key is the entry)."""
@@ -362,26 +421,197 @@ class TimelineStore:
         """Record a home read: 1 UpdateItem (callers do it at most once per TOUCH_INTERVAL)."""
         return self._update_meta(user_id, "SET last_seen = :t", {":t": {"N": str(int(now))}})
 
-    def record_rebuild(self, user_id: str, floor: str, pull: set[str]) -> bool:
-        """After a rebuild: set the floor, add ``pull`` to the pull set (never removes): 1 UpdateItem."""
+    def record_rebuild(self, user_id: str, floor: str, pulls: dict[str, str], floors: dict[str, str]) -> bool:
+        """After a rebuild: set the floor, the per-author floors and pull set entries (adds or overwrites
+        only the named authors; removes nothing): 1 UpdateItem."""
         values: dict[str, Any] = {":f": {"S": floor}}
-        expression = "SET floor_id = :f"
-        if pull:
-            expression += " ADD pull_ids :p"
-            values[":p"] = {"SS": sorted(pull)}
-        return self._update_meta(user_id, expression, values)
+        names: dict[str, str] = {}
+        sets = ["floor_id = :f"]
+        for i, (author, version) in enumerate(sorted(pulls.items())):
+            names[f"#p{i}"] = _pull_name(author)
+            values[f":p{i}"] = {"S": version}
+            sets.append(f"#p{i} = :p{i}")
+        for i, (author, author_floor) in enumerate(sorted(floors.items())):
+            names[f"#f{i}"] = _floor_name(author)
+            values[f":f{i}"] = {"S": author_floor}
+            sets.append(f"#f{i} = :f{i}")
+        extra: dict[str, Any] = {"ExpressionAttributeNames": names} if names else {}
+        return self._update_meta(user_id, "SET " + ", ".join(sets), values, **extra)
 
-    def add_pull(self, user_id: str, author_id: str) -> bool:
-        """Merge ``author_id`` at read time for this user from now on: 1 UpdateItem (idempotent)."""
-        return self._update_meta(user_id, "ADD pull_ids :p", {":p": {"SS": [author_id]}})
-
-    def remove_pull(self, user_id: str, author_id: str) -> bool:
-        """1 UpdateItem (idempotent; only if the meta item exists, so none is created)."""
+    def set_pull(self, user_id: str, author_id: str, version: str) -> bool:
+        """Merge ``author_id`` at read time for this user: 1 UpdateItem (idempotent)."""
         return self._update_meta(
             user_id,
-            "DELETE pull_ids :p",
-            {":p": {"SS": [author_id]}},
+            "SET #p = :v",
+            {":v": {"S": version}},
+            ExpressionAttributeNames={"#p": _pull_name(author_id)},
+        )
+
+    def add_pull(self, user_id: str, author_id: str) -> bool:
+        """A pull set entry with no follow behind it (tests, tools): version ``k:``."""
+        return self.set_pull(user_id, author_id, "k:")
+
+    def mark_pull(self, user_id: str, author_id: str, version: str, edge_check: dict[str, Any]) -> bool:
+        """Set the pull set entry only while the follow ``edge_check`` names still exists: 1
+        TransactWriteItems (the edge's ConditionCheck and the meta item's update). False when the follow
+        is gone (nothing written). Conflicts and throttling are retried with backoff."""
+        update = {
+            "Update": {
+                "TableName": self.table,
+                "Key": {"user_id": {"S": user_id}, "entry_id": {"S": META_KEY}},
+                "UpdateExpression": "SET #p = :v",
+                "ExpressionAttributeNames": {"#p": _pull_name(author_id)},
+                "ExpressionAttributeValues": {":v": {"S": version}},
+            }
+        }
+        for attempt in range(self.backoff.attempts):
+            try:
+                self._call("TransactWriteItems", "transact_write_items", TransactItems=[edge_check, update])
+                return True
+            except ClientError as exc:
+                reasons = [r.get("Code", "") for r in exc.response.get("CancellationReasons", [])]
+                if "ConditionalCheckFailed" in reasons:
+                    return False
+                if not set(reasons) & _TRANSACTION_RETRIES:
+                    raise
+            if attempt + 1 < self.backoff.attempts:
+                self.backoff.pause(attempt)
+        raise UnprocessedItemsError(1)
+
+    def remove_pull(self, user_id: str, author_id: str, versions: Sequence[str] | None = None) -> bool:
+        """Remove the pull set entry (1 UpdateItem; only if the meta item exists, so none is created).
+        With ``versions``, only while the entry is absent or one of them: a newer follow's entry stays."""
+        condition = "attribute_exists(user_id)"
+        values: dict[str, Any] = {":legacy": {"SS": [author_id]}}
+        if versions:
+            allowed = ", ".join(f":v{i}" for i in range(len(versions)))
+            condition += f" AND (attribute_not_exists(#p) OR #p IN ({allowed}))"
+            values |= {f":v{i}": {"S": v} for i, v in enumerate(versions)}
+        return self._update_meta(
+            user_id,
+            "REMOVE #p DELETE pull_ids :legacy",
+            values,
+            ConditionExpression=condition,
+            ExpressionAttributeNames={"#p": _pull_name(author_id)},
+        )
+
+    def pull_to_floor(self, user_id: str, author_id: str, version: str, author_floor: str) -> bool:
+        """An ex-celebrity leaves the pull set and becomes a per-author floor (its tweets below
+        ``author_floor`` were never pushed): 1 UpdateItem, only while the entry is still ``version``."""
+        names = {"#p": _pull_name(author_id), "#f": _floor_name(author_id)}
+        values: dict[str, Any] = {
+            ":v": {"S": version},
+            ":d": {"S": author_floor},
+            ":legacy": {"SS": [author_id]},
+        }
+        held = "(#p = :v OR (attribute_not_exists(#p) AND contains(pull_ids, :a)))"
+        values[":a"] = {"S": author_id}
+        if self._update_meta(
+            user_id,
+            "REMOVE #p SET #f = :d DELETE pull_ids :legacy",
+            values,
+            ConditionExpression=f"{held} AND (attribute_not_exists(#f) OR #f < :d)",
+            ExpressionAttributeNames=names,
+        ):
+            return True
+        return self._update_meta(  # the author's floor was higher already
+            user_id,
+            "REMOVE #p DELETE pull_ids :legacy",
+            {k: values[k] for k in (":v", ":legacy", ":a")},
+            ConditionExpression=held,
+            ExpressionAttributeNames={"#p": names["#p"]},
+        )
+
+    def set_author_floor(self, user_id: str, author_id: str, author_floor: str) -> bool:
+        """Raise the reader's floor for one author (never lowers): 1 conditional UpdateItem."""
+        return self._update_meta(
+            user_id,
+            "SET #f = :d",
+            {":d": {"S": author_floor}},
+            ConditionExpression="attribute_not_exists(#f) OR #f < :d",
+            ExpressionAttributeNames={"#f": _floor_name(author_id)},
+        )
+
+    def drop_author_floors(self, user_id: str, authors: Sequence[str]) -> bool:
+        """Forget per-author floors the global floor has passed: 1 UpdateItem."""
+        if not authors:
+            return True
+        names = {f"#f{i}": _floor_name(a) for i, a in enumerate(authors)}
+        return self._update_meta(
+            user_id,
+            "REMOVE " + ", ".join(names),
+            {},
             ConditionExpression="attribute_exists(user_id)",
+            ExpressionAttributeNames=names,
+        )
+
+    # ---- author modes -----------------------------------------------------------------------------
+    def start_rising(self, author_id: str, seq: str, chunks: int) -> bool:
+        """Phase one of crossing up: the author stays pushed while followers are marked. 1 conditional
+        UpdateItem; only one concurrent caller starts a round."""
+        return self._update_meta(
+            author_id,
+            "SET rising_seq = :r, rising_chunks = :n, rising_at = :now REMOVE marked",
+            {
+                ":r": {"S": seq},
+                ":n": {"N": str(chunks)},
+                ":t": {"BOOL": True},
+                ":now": {"N": str(int(ulid_seconds(seq)))},
+            },
+            ConditionExpression="attribute_not_exists(rising_seq) AND "
+            "(attribute_not_exists(is_celebrity) OR is_celebrity <> :t)",
+        )
+
+    def restart_rising(self, author_id: str, round_seq: str, now: float, stale_after: float = 300) -> bool:
+        """Claim the re-send of a round's marks: 1 UpdateItem; only one caller per ``stale_after``."""
+        return self._update_meta(
+            author_id,
+            "SET rising_at = :now",
+            {
+                ":now": {"N": str(int(now))},
+                ":old": {"N": str(int(now - stale_after))},
+                ":r": {"S": round_seq},
+            },
+            ConditionExpression="rising_seq = :r AND (attribute_not_exists(rising_at) OR rising_at < :old)",
+        )
+
+    def record_marked(self, author_id: str, round_seq: str, chunk: int) -> TimelineMeta | None:
+        """One chunk of the round is marked: 1 UpdateItem (ADD to a number set: a repeat is a no-op).
+        Returns the author's meta after it, or None when that round is over (finished or cancelled)."""
+        try:
+            response = self._call(
+                "UpdateItem",
+                "update_item",
+                TableName=self.table,
+                Key={"user_id": {"S": author_id}, "entry_id": {"S": META_KEY}},
+                UpdateExpression="ADD marked :c",
+                ConditionExpression="rising_seq = :r",
+                ExpressionAttributeValues={":c": {"NS": [str(chunk)]}, ":r": {"S": round_seq}},
+                ReturnValues="ALL_NEW",
+            )
+        except ClientError as exc:
+            if is_condition_failure(exc):
+                return None
+            raise
+        return _meta_of(response["Attributes"])
+
+    def finish_rising(self, author_id: str, round_seq: str, seq: str) -> bool:
+        """Phase two: every follower is marked, the author flips to fan-out on read. 1 UpdateItem."""
+        return self._update_meta(
+            author_id,
+            "SET is_celebrity = :t, mode_seq = :s REMOVE rising_seq, rising_chunks, rising_at, marked",
+            {":t": {"BOOL": True}, ":s": {"S": seq}, ":r": {"S": round_seq}},
+            ConditionExpression="rising_seq = :r",
+        )
+
+    def cancel_rising(self, author_id: str, round_seq: str, seq: str) -> bool:
+        """The follower count fell back before the round finished: 1 UpdateItem. ``down_seq`` moves, so
+        followers marked in this round later convert their pull entry into a floor."""
+        return self._update_meta(
+            author_id,
+            "SET down_seq = :s REMOVE rising_seq, rising_chunks, rising_at, marked",
+            {":s": {"S": seq}, ":r": {"S": round_seq}},
+            ConditionExpression="rising_seq = :r",
         )
 
     def switch_mode(self, author_id: str, *, celebrity: bool, seq: str) -> bool:
@@ -417,9 +647,10 @@ class FanoutQueue:
     def url(self) -> str:
         return self.queue_url or env("FANOUT_QUEUE_URL")
 
-    def send(self, messages: Sequence[FanoutMessage]) -> int:
-        """Send every message; returns the number of SendMessageBatch calls. Failed entries are retried
-        with backoff; if some still fail, the error propagates (the stream record fails and is retried)."""
+    def send(self, messages: Sequence[FanoutMessage], delay_seconds: int = 0) -> int:
+        """Send every message (delivered after ``delay_seconds``, at most 900); returns the number of
+        SendMessageBatch calls. Failed entries are retried with backoff; if some still fail, the error
+        propagates (the stream record fails and is retried)."""
         calls = 0
         for batch in _size_bounded_batches([m.model_dump_json(exclude_none=True) for m in messages]):
             pending = {str(i): body for i, body in enumerate(batch)}
@@ -428,7 +659,10 @@ class FanoutQueue:
                 self.calls.add("SendMessageBatch")
                 response = (self.client or _sqs()).send_message_batch(
                     QueueUrl=self.url,
-                    Entries=[{"Id": key, "MessageBody": body} for key, body in pending.items()],
+                    Entries=[
+                        {"Id": key, "MessageBody": body, "DelaySeconds": delay_seconds}
+                        for key, body in pending.items()
+                    ],
                 )
                 pending = {f["Id"]: pending[f["Id"]] for f in response.get("Failed", [])}
                 if not pending:

@@ -7,12 +7,23 @@ tests plug in fakes. No data layer or PynamoDB record of another domain crosses 
 
 from __future__ import annotations
 
-from collections.abc import Sequence
-from typing import Protocol
+from collections.abc import Iterable, Sequence
+from typing import Any, Protocol
 
+from functions.core.batch_get import Read
 from functions.graph.audience import FollowerPage
 from functions.timeline.models import TimelineEntry
 from functions.tweets.models import EntryPage, Tweet
+
+
+class EdgeCheck(Protocol):
+    """Follow edges read inside another BatchGetItem: pass ``reads`` to it, then ask ``followed()``."""
+
+    reads: list[Read]
+
+    def followed(self) -> dict[str, str]:
+        """Followee id -> follow_seq of the follows found."""
+        ...
 
 
 class TweetReader(Protocol):
@@ -26,9 +37,11 @@ class TweetReader(Protocol):
         """The author's newest tweets and retweets strictly after the position ``after`` (older ids)."""
         ...
 
-    def hydrate(self, caller: str, entries: Sequence[TimelineEntry]) -> list[Tweet | None]:
+    def hydrate(
+        self, caller: str, entries: Sequence[TimelineEntry], also: Sequence[Read] = ()
+    ) -> list[Tweet | None]:
         """One rendered Tweet per entry, None where it must not be shown (deleted, undone, no author);
-        one BatchGetItem across tweets, users and engagements."""
+        one BatchGetItem across tweets, users and engagements, and the ``also`` reads of other tables."""
         ...
 
 
@@ -45,4 +58,16 @@ class Audience(Protocol):
 
     def follower_count(self, user_id: str) -> int:
         """How many follow ``user_id`` (0 for an unknown user)."""
+        ...
+
+    def follow_check(self, follower_id: str, followee_ids: Iterable[str]) -> EdgeCheck:
+        """Reads of the edges ``follower_id`` -> ``followee_ids`` to run inside a hydration batch."""
+        ...
+
+    def follow_seq(self, follower_id: str, followee_id: str) -> str | None:
+        """The current follow's follow_seq, None when not following (strongly consistent)."""
+        ...
+
+    def edge_check(self, follower_id: str, followee_id: str, follow_seq: str) -> dict[str, Any]:
+        """A TransactWriteItems ConditionCheck that holds while exactly that follow exists."""
         ...

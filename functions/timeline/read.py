@@ -16,19 +16,30 @@ items sort above it, so paging while new items arrive never repeats or skips an 
 
 from __future__ import annotations
 
+import base64
+import hashlib
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from concurrent.futures import Executor, Future
 from dataclasses import dataclass, field
 from typing import Any
 
 from functions.core.concurrency import both, chunked, run_all
 from functions.core.config import load
+from functions.core.errors import InvalidCursor
 from functions.core.ids import is_ulid
-from functions.core.pagination import cursor_field, encode_cursor
-from functions.timeline.dal import BATCH_GET_MAX, TimelineStore
-from functions.timeline.fanout import trim_timeline
-from functions.timeline.models import TimelineEntry, TimelineMeta
+from functions.core.pagination import decode_cursor, encode_cursor
+from functions.timeline.dal import (
+    BATCH_GET_MAX,
+    TTL_MARGIN_SECONDS,
+    FanoutQueue,
+    TimelineStore,
+    ttl_cut,
+    ttl_horizon,
+    ulid_lower_bound,
+)
+from functions.timeline.fanout import CATCH_UP_WINDOW_SECONDS, trim_timeline
+from functions.timeline.models import KEPT, CatchUp, TimelineEntry, TimelineMeta, version_kind
 from functions.timeline.ports import Audience, TweetReader
 from functions.timeline.settings import TimelineSettings
 from functions.tweets.models import Tweet, TweetPage
@@ -39,6 +50,25 @@ REBUILD_PER_AUTHOR = 50
 """A rebuild copies each followed account's newest tweets up to this many."""
 MAX_ROUNDS = 5
 """Merge rounds per page: more than one only when many candidates were deleted tweets or duplicates."""
+REBUILD_FLOORS_MAX = 32
+"""A rebuild keeps per-author floors for at most this many accounts (the highest); every other account's
+floor is folded into the global floor, so the meta item stays small."""
+SHOWN_MAX = 64
+"""Originals shown through a retweet that a paging session remembers (in its cursor), so the original,
+or an older retweet of it, is not shown again on a later page."""
+
+
+def _short(tweet_id: str) -> str:
+    """8 bytes of a tweet id's hash: what the cursor remembers of an original already shown."""
+    return base64.urlsafe_b64encode(hashlib.blake2b(tweet_id.encode(), digest_size=8).digest()).decode()[:11]
+
+
+def _is_short_list(value: Any) -> bool:
+    return (
+        isinstance(value, list)
+        and len(value) <= SHOWN_MAX
+        and all(isinstance(v, str) and len(v) == 11 for v in value)
+    )
 
 
 @dataclass
@@ -51,12 +81,18 @@ class ReadReport:
     pulled_all: bool = False
     candidates: int = 0
     hydrated: int = 0
+    dropped_unfollowed: int = 0
+    """Entries dropped because the reader no longer follows whoever posted them (repaired lazily)."""
+    pruned: int = 0
+    """Pull set entries removed (unfollowed accounts, ex-celebrities turned into floors)."""
 
 
 @dataclass
 class _Window:
     candidates: list[TimelineEntry]
     exhausted: bool
+    cached: set[str] = field(default_factory=set)
+    """Ids of the candidates that came from the cache (what a lazy repair may delete)."""
 
 
 @dataclass
@@ -68,6 +104,8 @@ class HomeTimeline:
     clock: Callable[[], float] = time.time
     executor: Executor | None = None
     rebuild_per_author: int = REBUILD_PER_AUTHOR
+    queue: FanoutQueue | None = None
+    """Where a rebuild's catch-up goes; None: no catch-up (tests of the read alone)."""
 
     def page(self, caller: str, cursor: str | None, limit: int) -> TweetPage:
         return self.read(caller, cursor, limit)[0]
@@ -81,7 +119,11 @@ class HomeTimeline:
         pages add 1 GetItem (meta) beside the first Query.
         """
         scope = f"timeline:home:{caller}"
-        before: str | None = cursor_field(scope, cursor, "before", is_ulid)
+        state = decode_cursor(scope, cursor) or {}
+        before: str | None = state.get("before")
+        shown_before: list[str] = state.get("shown", [])
+        if (cursor is not None and not is_ulid(before)) or not _is_short_list(shown_before):
+            raise InvalidCursor("The cursor is invalid.")
         n = limit + 2
         report = ReadReport()
         meta, entries, more = self._first_round(caller, before, n)
@@ -91,9 +133,13 @@ class HomeTimeline:
             report.rebuilt = True
             meta, entries, more = self._first_round(caller, before, n)
         meta = meta or TimelineMeta(user_id=caller)
-        touch: Future[Any] | None = None
+        floor = meta.floor
+        if (meta.last_seen or 0) < now - TTL_MARGIN_SECONDS:
+            floor = max(floor, ttl_horizon(now))  # away too long for housekeeping to have covered TTL
+        pending: list[Future[Any] | None] = []
         if not report.rebuilt and (meta.last_seen or 0) < now - TOUCH_INTERVAL_SECONDS:
-            touch = self._submit(lambda: self.store.touch(caller, now))
+            pending.append(self._submit(lambda: self.store.touch(caller, now)))
+            pending.append(self._submit(lambda: self._housekeeping(meta, now)))
         following: list[str] | None = None
 
         def followed() -> list[str]:
@@ -104,11 +150,16 @@ class HomeTimeline:
 
         tweets: list[Tweet] = []
         seen: set[str] = set()
+        shown = set(shown_before)
+        shown_now: list[str] = []
+        stale: list[str] = []
+        unfollowed_pulls: set[str] = set()
+        checked_pulls = False
         position = before
         has_more = False
         for _ in range(MAX_ROUNDS):
             report.rounds += 1
-            window = self._window(caller, meta, entries, more, position, n, followed, report)
+            window = self._window(caller, meta, floor, entries, more, position, n, followed, report)
             candidates = window.candidates
             taken = 0
             # Hydrate only as many candidates as the page still has room for: the merge may offer
@@ -117,13 +168,33 @@ class HomeTimeline:
                 chunk = candidates[taken : taken + limit - len(tweets)]
                 taken += len(chunk)
                 report.hydrated += len(chunk)
-                shown = self.tweets.hydrate(caller, chunk)
-                for entry, tweet in zip(chunk, shown, strict=True):
+                # The reader's follow edges of the page's posters (and, once, of the pull set) are read
+                # in the same BatchGetItem as the tweets: an entry whose follow is gone is not shown.
+                authors = {e.author_id for e in chunk}
+                if not checked_pulls:
+                    authors |= set(meta.pulls)
+                check = self.audience.follow_check(caller, authors)
+                shown_tweets = self.tweets.hydrate(caller, chunk, also=check.reads)
+                edges = check.followed()
+                if not checked_pulls:
+                    checked_pulls = True
+                    unfollowed_pulls = {a for a in meta.pulls if a != caller and a not in edges}
+                for entry, tweet in zip(chunk, shown_tweets, strict=True):
                     position = entry.entry_id
+                    if entry.author_id != caller and entry.author_id not in edges:
+                        report.dropped_unfollowed += 1
+                        if entry.entry_id in window.cached:
+                            stale.append(entry.entry_id)
+                        continue
                     if tweet is None or tweet.tweet_id in seen:
                         continue  # deleted, undone, or a second entry for the same original on this page
+                    short = _short(tweet.tweet_id)
+                    if short in shown:
+                        continue  # shown through a newer retweet on an earlier page of this session
                     seen.add(tweet.tweet_id)
                     tweets.append(tweet)
+                    if entry.is_retweet:
+                        shown_now.append(short)
             if len(tweets) == limit:
                 has_more = taken < len(candidates) or not window.exhausted
                 break
@@ -132,10 +203,53 @@ class HomeTimeline:
             _, entries, more = self.store.query_page(caller, position, n, with_meta=False)
         else:
             has_more = position != before  # out of rounds: more may follow; the next page will tell
-        if touch is not None:
-            touch.result()
-        next_cursor = encode_cursor(scope, {"before": position}) if has_more and position else None
+        if stale or unfollowed_pulls:
+            pending.append(self._submit(lambda: self._repair(meta, stale, unfollowed_pulls, report)))
+        for future in pending:
+            if future is not None:
+                future.result()
+        next_cursor = None
+        if has_more and position:
+            remembered = [*shown_before, *shown_now][-SHOWN_MAX:]
+            next_cursor = encode_cursor(scope, {"before": position, "shown": remembered})
         return TweetPage(tweets=tweets, next_cursor=next_cursor, has_more=has_more), report
+
+    # ---- lazy repairs -----------------------------------------------------------------------------
+    def _repair(
+        self, meta: TimelineMeta, stale: Sequence[str], unfollowed: set[str], report: ReadReport
+    ) -> None:
+        """What a read found wrong, put right: entries of accounts the reader no longer follows leave the
+        cache (ceil(k/25) BatchWriteItem), and so do their pull set entries (1 conditional UpdateItem
+        each, only while the entry is the version this read saw: a follow made since keeps its own)."""
+        caller = meta.user_id
+        for chunk in self.store.delete_entries((caller, entry_id) for entry_id in stale):
+            self.store.batch_write(chunk)
+        for author in unfollowed:
+            if self.store.remove_pull(caller, author, [meta.pulls[author]]):
+                report.pruned += 1
+
+    def _housekeeping(self, meta: TimelineMeta, now: float) -> None:
+        """At most once per TOUCH_INTERVAL per reader, beside the touch: ex-celebrities leave the pull set
+        and become per-author floors at their ``down_seq`` (1 BatchGetItem per 100 pulled accounts + 1
+        UpdateItem each), and per-author floors the global floor has passed are forgotten."""
+        kept = [a for a, v in meta.pulls.items() if version_kind(v) in (KEPT, "") and a != meta.user_id]
+        authors = self._metas(kept, ["is_celebrity", "rising_seq", "down_seq"]) if kept else {}
+        for author in kept:
+            state = authors.get(author)
+            if state is not None and (state.celebrity or state.rising_seq):
+                continue
+            down = state.down_seq if state is not None else ""
+            if down > meta.floor:
+                self.store.pull_to_floor(meta.user_id, author, meta.pulls[author], down)
+            else:  # never a celebrity, or its unpushed tweets are below the floor already
+                self.store.remove_pull(meta.user_id, author, [meta.pulls[author]])
+        passed = [a for a, f in meta.floors.items() if f <= meta.floor]
+        if passed:
+            self.store.drop_author_floors(meta.user_id, passed)
+        # TTL deletes without raising the floor: raise it first, to where entries may expire soon.
+        cut = ttl_cut(now)
+        if meta.floor < cut and self.store.has_entries_below(meta.user_id, cut):
+            self.store.raise_floor(meta.user_id, cut)
 
     # ---- rebuild ----------------------------------------------------------------------------------
     def rebuild(self, caller: str) -> int:
@@ -155,26 +269,45 @@ class HomeTimeline:
             lambda: run_all(
                 self.executor, lambda a: self.tweets.by_author(a, None, self.rebuild_per_author), authors
             ),
-            lambda: self._metas(followees, ["is_celebrity"]),
+            lambda: self._metas(followees, ["is_celebrity", "rising_seq"]),
         )
-        celebrities = {a for a in followees if a in metas and metas[a].celebrity}
-        floor = ""
+        merged = {a for a in followees if a in metas and (metas[a].celebrity or metas[a].rising_seq)}
+        author_floors: dict[str, str] = {}
         newest: dict[str, TimelineEntry] = {}
+        cut = ttl_cut(now)
         for author, page in zip(authors, pages, strict=True):
-            if author in celebrities:
+            if author in merged:
                 continue  # merged at read time
-            newest.update({e.entry_id: e for e in page.entries})
-            if page.entries and not page.exhausted:
-                floor = max(floor, page.entries[-1].entry_id)
-        keep = sorted((e for e in newest.values() if e.entry_id >= floor), key=_entry_id, reverse=True)
+            newest.update({e.entry_id: e for e in page.entries if e.entry_id > cut})
+            if any(e.entry_id <= cut for e in page.entries):
+                author_floors[author] = cut  # older ones would expire soon: not cached
+            elif page.entries and not page.exhausted:
+                author_floors[author] = page.entries[-1].entry_id
+        # The highest per-author floors are kept as such; the rest fold into the global floor.
+        ranked = sorted(author_floors.items(), key=lambda item: item[1], reverse=True)
+        floors = dict(ranked[:REBUILD_FLOORS_MAX])
+        floor = max((f for _, f in ranked[REBUILD_FLOORS_MAX:]), default="")
+        keep = sorted(
+            (e for e in newest.values() if e.entry_id > max(floor, floors.get(e.author_id, ""))),
+            key=_entry_id,
+            reverse=True,
+        )
         max_items = self.settings().timeline_max_items
         if len(keep) > max_items:
             keep = keep[:max_items]
             floor = max(floor, keep[-1].entry_id)
+        floors = {a: f for a, f in floors.items() if f > floor}
         chunks = self.store.put_entries((caller, e) for e in keep)
         run_all(self.executor, self.store.batch_write, chunks)
-        self.store.record_rebuild(caller, floor, celebrities)
+        self.store.record_rebuild(caller, floor, {a: f"{KEPT}:" for a in merged}, floors)
         trim_timeline(self.store, caller, max_items)
+        if self.queue is not None:
+            # A tweet posted just before the rebuild may be missing from both its by_author read (index
+            # lag) and its fan-out (the dispatcher saw the reader inactive): copy recent entries again.
+            since = ulid_lower_bound(now - CATCH_UP_WINDOW_SECONDS)
+            self.queue.send(
+                [CatchUp(users=[caller], since=since)], delay_seconds=self.settings().catch_up_delay_seconds
+            )
         return len(keep)
 
     # ---- helpers ----------------------------------------------------------------------------------
@@ -194,6 +327,7 @@ class HomeTimeline:
         self,
         caller: str,
         meta: TimelineMeta,
+        floor: str,
         entries: list[TimelineEntry],
         more: bool,
         before: str | None,
@@ -201,18 +335,27 @@ class HomeTimeline:
         followed: Callable[[], list[str]],
         report: ReadReport,
     ) -> _Window:
-        """Candidates older than ``before``, newest first, that are certain to be complete."""
+        """Candidates older than ``before``, newest first, that are certain to be complete.
+
+        ``floor`` is the global floor (or the TTL horizon, if higher). Sources: the cache above it; every
+        account in the pull set; and every account whose own floor is above the cache's frontier (the
+        cache lacks its entries below that floor). When the cache above the floor has fewer than n
+        entries, every followed account and the reader instead.
+        """
         sources: list[tuple[list[TimelineEntry], str | None]] = []
-        above = [e for e in entries if e.entry_id > meta.floor]
-        pull_all = bool(meta.floor) and len(above) < n
+        above = [e for e in entries if e.entry_id > floor]
+        cached = {e.entry_id for e in above}
+        pull_all = bool(floor) and len(above) < n
         if pull_all:
             # Below the floor the cache may have holes: merge every followed account and the reader.
             report.pulled_all = True
             authors = [*followed(), caller]
         else:
-            frontier = entries[-1].entry_id if more and entries else (meta.floor or None)
+            frontier = entries[-1].entry_id if more and entries else (floor or None)
             sources.append((above, frontier))
-            authors = sorted(meta.pull - {caller})
+            bottom = frontier or ""
+            pulled = set(meta.pulls) | {a for a, f in meta.floors.items() if f > floor and f > bottom}
+            authors = sorted(pulled - {caller})
         report.pull_queries += len(authors)
         for page in run_all(self.executor, lambda a: self.tweets.by_author(a, before, n), authors):
             frontier = None if page.exhausted or not page.entries else page.entries[-1].entry_id
@@ -228,7 +371,7 @@ class HomeTimeline:
             reverse=True,
         )
         report.candidates += len(candidates)
-        return _Window(candidates, exhausted=bound is None)
+        return _Window(candidates, exhausted=bound is None, cached=cached)
 
     def _metas(self, user_ids: list[str], attributes: list[str]) -> dict[str, TimelineMeta]:
         found: dict[str, TimelineMeta] = {}

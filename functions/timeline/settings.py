@@ -21,12 +21,18 @@ class TimelineSettings(FunctionSettings):
     celebrity_follower_threshold: int = Field(default=10_000, ge=1, alias="CELEBRITY_FOLLOWER_THRESHOLD")
     timeline_max_items: int = Field(default=800, ge=1, alias="TIMELINE_MAX_ITEMS")
     inactive_after_days: int = Field(default=30, ge=1, alias="INACTIVE_AFTER_DAYS")
+    catch_up_delay_seconds: int = Field(default=30, ge=0, le=900, alias="CATCH_UP_DELAY_SECONDS")
+    """How long after a follow (or a rebuild) its catch-up runs: longer than the indexes' lag. The local
+    cloud, whose indexes lag only under LOCAL_CHAOS, uses 1 s unless told otherwise."""
 
 
 class TimelineApiSettings(
     TimelineSettings, PagingSettings, TimelinesTable, TweetsTable, FollowsTable, EngagementsTable, UsersTable
 ):
-    """The read side: the cache, the merge sources and hydration."""
+    """The read side: the cache, the merge sources and hydration (with the reader's follow edges); a
+    rebuild's catch-up goes to the fan-out queue."""
+
+    fanout_queue_url: str = Field(alias="FANOUT_QUEUE_URL")
 
 
 class DispatcherSettings(
@@ -35,5 +41,5 @@ class DispatcherSettings(
     fanout_queue_url: str = Field(alias="FANOUT_QUEUE_URL")
 
 
-class WorkerSettings(TimelineSettings, TimelinesTable, IdempotencyTable):
-    """Applies fan-out messages to the cache."""
+class WorkerSettings(TimelineSettings, TimelinesTable, TweetsTable, FollowsTable, IdempotencyTable):
+    """Applies fan-out messages to the cache: marks check the follow edge, catch-ups read by_author."""

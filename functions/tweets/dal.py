@@ -16,7 +16,7 @@ by operation (condition checks, deletes, puts, updates) whatever order they were
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+from collections.abc import Iterable, Sequence
 from concurrent.futures import Executor
 from dataclasses import dataclass
 from typing import Any
@@ -189,6 +189,7 @@ class TweetRepository:
         caller: str,
         engaged_ids: Iterable[str],
         executor: Executor | None = None,
+        also: Sequence[Read] = (),
     ) -> Hydration:
         """Tweets (consistent), profiles and the caller's likes and retweets of ``engaged_ids`` (consistent)
         in ONE BatchGetItem across the three tables while the keys number at most 100 (a page of 20
@@ -199,7 +200,7 @@ class TweetRepository:
         tweets = Read(TweetRecord, tweet_ids, consistent=True)
         users = Read(UserRecord, user_ids)
         engagements = Read(EngagementRecord, engagement_keys, consistent=True)
-        batch_get([tweets, users, engagements], executor)
+        batch_get([tweets, users, engagements, *also], executor)
         return Hydration(
             tweets={r.tweet_id: r for r in tweets.found},
             users={r.pk: r for r in users.found if r.kind == "profile"},

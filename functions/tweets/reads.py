@@ -16,6 +16,7 @@ from collections.abc import Sequence
 from concurrent.futures import Executor
 from dataclasses import dataclass, field
 
+from functions.core.batch_get import Read
 from functions.core.observability import logger
 from functions.tweets.dal import LIKE, RETWEET, TweetRecord, TweetRepository
 from functions.tweets.models import Entities, EntryPage, Tweet, TweetEntry
@@ -86,19 +87,22 @@ class TweetReads:
         self.executor = executor
 
     # ---- the port other domains use -----------------------------------------------------------------
-    def hydrate(self, caller: str, entries: Sequence[TweetEntry]) -> list[Tweet | None]:
+    def hydrate(
+        self, caller: str, entries: Sequence[TweetEntry], also: Sequence[Read] = ()
+    ) -> list[Tweet | None]:
         """One Tweet per entry, or None where the entry must not be shown (original deleted, retweet
         undone, author profile missing).
 
         Calls: 1 BatchGetItem across three tables (ceil(keys/100) side by side beyond 100 keys): the
         originals and retweet items (consistent), the authors and retweeters the entries name, and the
         caller's likes and retweets of the originals (consistent). A users BatchGetItem follows only for
-        authors that no entry named (retweets whose original's author was not known).
+        authors that no entry named (retweets whose original's author was not known). ``also``: other
+        domains' reads carried in the same BatchGetItem (the home timeline's follow edges).
         """
-        if not entries:
+        if not entries and not also:
             return []
         known = Known()
-        self.read(caller, entries, known)
+        self.read(caller, entries, known, also=also)
         return self.render(entries, known)
 
     def by_author(self, author_id: str, after: str | None, limit: int) -> EntryPage:
@@ -118,7 +122,15 @@ class TweetReads:
         return page_of(self.repo.replies(parent_id, after, limit))
 
     # ---- the one rendering path ---------------------------------------------------------------------
-    def read(self, caller: str, entries: Sequence[TweetEntry], known: Known, *, reread: bool = True) -> None:
+    def read(
+        self,
+        caller: str,
+        entries: Sequence[TweetEntry],
+        known: Known,
+        *,
+        reread: bool = True,
+        also: Sequence[Read] = (),
+    ) -> None:
         """Add to ``known`` what rendering ``entries`` takes, in 1 BatchGetItem across three tables: the
         entries' tweets and retweets and their originals (consistent; skipped with ``reread=False`` when
         the caller has just read them), the profiles the entries name that were not asked for yet, and
@@ -127,7 +139,7 @@ class TweetReads:
         tweet_ids = originals | {e.entry_id for e in entries} if reread else set()
         user_ids = {e.author_id for e in entries} | {e.original_author_id or e.author_id for e in entries}
         user_ids -= known.asked
-        found = self.repo.hydration(tweet_ids, user_ids, caller, originals, self.executor)
+        found = self.repo.hydration(tweet_ids, user_ids, caller, originals, self.executor, also=also)
         known.tweets.update(found.tweets)
         known.users.update(found.users)
         known.engaged |= found.engaged

@@ -161,7 +161,7 @@ def test_followers_are_read_in_growing_pages_and_each_page_is_sent_before_the_ne
     events: list[tuple[Any, ...]] = []
 
     class Queue(RecordingQueue):
-        def send(self, messages: Sequence[FanoutMessage]) -> int:
+        def send(self, messages: Sequence[FanoutMessage], delay_seconds: int = 0) -> int:
             events.append(("send", len(messages)))
             return super().send(messages)
 

@@ -17,6 +17,6 @@ class RecordingQueue(FanoutQueue):
 
     messages: list[FanoutMessage] = field(default_factory=list)
 
-    def send(self, messages: Sequence[FanoutMessage]) -> int:
+    def send(self, messages: Sequence[FanoutMessage], delay_seconds: int = 0) -> int:
         self.messages.extend(messages)
         return math.ceil(len(messages) / 10)

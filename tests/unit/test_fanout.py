@@ -5,7 +5,7 @@ from __future__ import annotations
 import math
 import os
 import time
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -18,6 +18,7 @@ import pytest
 from pydantic import BaseModel
 from ulid import ULID
 
+from functions.core.batch_get import Read
 from functions.graph.audience import FollowerPage
 from functions.timeline.dal import (
     Backoff,
@@ -234,6 +235,24 @@ class FakeAudience:
     def follower_count(self, user_id: str) -> int:
         return len(self._followers.get(user_id, []))
 
+    def follow_check(self, follower_id: str, followee_ids: Iterable[str]) -> FakeCheck:
+        return FakeCheck({f: "seq" for f in self._following.get(follower_id, []) if f in set(followee_ids)})
+
+    def follow_seq(self, follower_id: str, followee_id: str) -> str | None:
+        return "seq" if followee_id in self._following.get(follower_id, []) else None
+
+    def edge_check(self, follower_id: str, followee_id: str, follow_seq: str) -> dict[str, Any]:
+        return {"ConditionCheck": {"follower": follower_id, "followee": followee_id, "seq": follow_seq}}
+
+
+@dataclass
+class FakeCheck:
+    edges: dict[str, str]
+    reads: list[Read] = field(default_factory=list)
+
+    def followed(self) -> dict[str, str]:
+        return self.edges
+
 
 def settings(**overrides: Any) -> Callable[[], Settings]:
     return lambda: Settings(**overrides)
@@ -316,7 +335,9 @@ class FakeTweets:
         )
         return EntryPage(mine[:limit], exhausted=len(mine) <= limit)
 
-    def hydrate(self, caller: str, items: Sequence[TimelineEntry]) -> list[Tweet | None]:
+    def hydrate(
+        self, caller: str, items: Sequence[TimelineEntry], also: Sequence[Read] = ()
+    ) -> list[Tweet | None]:
         self.hydrated += len(items)
         return [self._shown(entry) for entry in items]
 
@@ -398,10 +419,11 @@ def test_a_celebrity_with_more_tweets_than_a_page_is_merged_without_skips() -> N
     records = [tweet(i, "bob") for i in bob_ids] + [tweet(i, "cel") for i in cel_ids]
     store = FakeStore(
         entries={"reader": [TimelineEntry(i, i, "bob", "bob") for i in bob_ids]},
-        metas={"reader": TimelineMeta("reader", pull={"cel"}, last_seen=int(NOW))},
+        metas={"reader": TimelineMeta("reader", pulls={"cel": "k:"}, last_seen=int(NOW))},
     )
     tweets = FakeTweets(records, ("bob", "cel", "reader"))
-    home = HomeTimeline(store, tweets, FakeAudience(), settings=settings(), clock=lambda: NOW)
+    audience = FakeAudience(following={"reader": ["bob", "cel"]})
+    home = HomeTimeline(store, tweets, audience, settings=settings(), clock=lambda: NOW)
 
     for limit in (1, 2, 3, 7, 100):
         assert read_all(home, "reader", limit) == sorted(bob_ids + cel_ids, reverse=True)
@@ -411,9 +433,11 @@ def test_a_page_hydrates_only_the_entries_it_has_room_for() -> None:
     # Three celebrities' timelines offer 3 x (limit + 2) candidates; only `limit` are hydrated.
     authors = ("c1", "c2", "c3")
     records = [tweet(i, a) for n, a in enumerate(authors) for i in ids(30, NOW - 900 + n)]
-    store = FakeStore(metas={"reader": TimelineMeta("reader", pull=set(authors), last_seen=int(NOW))})
+    pulls = dict.fromkeys(authors, "k:")
+    store = FakeStore(metas={"reader": TimelineMeta("reader", pulls=pulls, last_seen=int(NOW))})
     tweets = FakeTweets(records, (*authors, "reader"))
-    home = HomeTimeline(store, tweets, FakeAudience(), settings=settings(), clock=lambda: NOW)
+    audience = FakeAudience(following={"reader": list(authors)})
+    home = HomeTimeline(store, tweets, audience, settings=settings(), clock=lambda: NOW)
 
     page = home.page("reader", None, 5)
 
@@ -460,7 +484,8 @@ def test_deleted_tweets_and_second_entries_for_an_original_are_dropped() -> None
     retweet = TweetEntry.retweet(retweet_id, "carol", original)
     tweets = FakeTweets([tweet(original, "alice"), tweet(other, "alice"), retweet], ("alice", "carol"))
     store = FakeStore(entries={"reader": cache}, metas={"reader": TimelineMeta("reader", last_seen=int(NOW))})
-    home = HomeTimeline(store, tweets, FakeAudience(), settings=settings(), clock=lambda: NOW)
+    audience = FakeAudience(following={"reader": ["alice", "carol"]})
+    home = HomeTimeline(store, tweets, audience, settings=settings(), clock=lambda: NOW)
 
     page = home.page("reader", None, 10)
 

@@ -36,6 +36,7 @@ class FollowImage(BaseModel):
 
     follower_id: str
     followee_id: str
+    follow_seq: str = ""
 
 
 def is_modify(record: StreamRecord) -> bool:
@@ -57,7 +58,9 @@ def parse_change(record: StreamRecord) -> Change:
     if "follower_id" in change.keys:
         edge = FollowImage.model_validate(image)
         apply = Timelines.followed if inserted else Timelines.unfollowed
-        return partial(apply, follower_id=edge.follower_id, followee_id=edge.followee_id)
+        return partial(
+            apply, follower_id=edge.follower_id, followee_id=edge.followee_id, follow_seq=edge.follow_seq
+        )
     return _unchanged
 
 

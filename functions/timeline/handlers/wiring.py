@@ -40,4 +40,6 @@ def timelines() -> Timelines:
 def home_timeline() -> HomeTimeline:
     """Read side (the API)."""
     load(TimelineApiSettings)  # fails the first call, naming what the environment lacks
-    return HomeTimeline(TimelineStore(), tweet_reader(), audience(), executor=shared_executor())
+    return HomeTimeline(
+        TimelineStore(), tweet_reader(), audience(), executor=shared_executor(), queue=FanoutQueue()
+    )
