@@ -10,7 +10,7 @@ STAMP := $(VENV)/.installed-$(REQ_HASH)
 export JSII_SILENCE_WARNING_END_OF_LIFE_NODE_VERSION := 20
 export PIP_DISABLE_PIP_VERSION_CHECK := 1
 
-.PHONY: install dev test test-vanilla lint format build synth deploy bench redrive clean
+.PHONY: install dev test test-vanilla lint format build synth deploy bench redrive replay clean
 
 $(STAMP): requirements.txt requirements-dev.txt
 	@test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
@@ -66,6 +66,11 @@ bench: $(BENCH_STAMP)
 ## make redrive: move the fanout DLQ's messages back to its queue (ENDPOINT=url for the local cloud)
 redrive: install
 	$(BIN)/python scripts/redrive.py $(if $(QUEUE),--queue $(QUEUE)) $(if $(ENDPOINT),--endpoint-url $(ENDPOINT))
+
+## make replay: move the replay DLQs' stream records back to their replay queues (ENDPOINT=url for the
+## local cloud; otherwise the queues of stack chirp-$(STAGE) on AWS)
+replay: install
+	$(BIN)/python scripts/redrive.py --replay $(if $(ENDPOINT),--endpoint-url $(ENDPOINT),--stack chirp-$(STAGE))
 
 clean:
 	rm -rf cdk.out .build .pytest_cache .mypy_cache .ruff_cache

@@ -8,25 +8,30 @@ the CDK stack and the local runtime share:
   local cloud resolves them to its own ARNs and its IAM guard (``local_cloud/iam.py``) refuses every call
   no statement allows, with ``AccessDeniedException`` as AWS does.
 - ``function_environment`` gives the function exactly the variables of what it is granted: a table it
-  has no grant on has no name in its environment, on AWS and locally alike.
+  has no grant on has no name in its environment, on AWS and locally alike. A function that reads
+  streams and sends to replay queues also gets its replay routes (``replay_routes``).
 
 Importable without aws-cdk-lib (the local runtime and the tests use it).
 """
 
 from __future__ import annotations
 
+import json
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Literal
 
-from infra.resources import Function, ServiceSpec
+from infra.resources import EventSourceMapping, Function, ServiceSpec
 
-ResourceKind = Literal["table", "queue", "bucket", "secret", "user_pool"]
+ResourceKind = Literal["table", "stream", "queue", "bucket", "secret", "user_pool"]
 
 TABLE_READ = ("dynamodb:GetItem", "dynamodb:BatchGetItem", "dynamodb:Query", "dynamodb:ConditionCheckItem")
 """Reads of a table's own items. No Scan: no access pattern of the service needs one."""
 TABLE_WRITE = ("dynamodb:PutItem", "dynamodb:UpdateItem", "dynamodb:DeleteItem", "dynamodb:BatchWriteItem")
 INDEX_QUERY = ("dynamodb:Query",)
+STREAM_READ = ("dynamodb:GetShardIterator", "dynamodb:GetRecords")
+"""Reading a range of a table's stream: the stream, shard and sequence numbers are known (the on-failure
+record names them), so neither ListStreams nor DescribeStream is needed."""
 QUEUE_SEND = ("sqs:SendMessage",)
 """SendMessageBatch is authorised as sqs:SendMessage."""
 BUCKET_OBJECTS = ("s3:GetObject", "s3:PutObject", "s3:DeleteObject")
@@ -86,6 +91,10 @@ def function_grants(spec: ServiceSpec, fn: Function) -> tuple[Grant, ...]:
                 raise KeyError(f"{fn.name}: table {access.table} has no index {index}")
             ref = ResourceRef("table", access.table, f"/index/{index}")
             grants.append(Grant(f"{access.table}/index/{index}:query", INDEX_QUERY, ref))
+    for table_id in fn.streams:
+        if spec.table(table_id).stream is None:
+            raise ValueError(f"{fn.name}: table {table_id} has no stream to read")
+        grants.append(Grant(f"{table_id}/stream:read", STREAM_READ, ResourceRef("stream", table_id)))
     for queue_id in fn.sends_to:
         spec.queue(queue_id)
         grants.append(Grant(f"{queue_id}:send", QUEUE_SEND, ResourceRef("queue", queue_id)))
@@ -104,6 +113,23 @@ def function_grants(spec: ServiceSpec, fn: Function) -> tuple[Grant, ...]:
     return tuple(grants)
 
 
+REPLAY_ROUTES_VARIABLE = "STREAM_REPLAY_ROUTES"
+"""The environment variable that holds a rescuing function's replay routes (JSON, see ``replay_routes``)."""
+
+
+def replay_routes(spec: ServiceSpec, fn: Function) -> tuple[EventSourceMapping, ...]:
+    """The stream mappings whose exhausted batches ``fn`` puts back: those with a ``replay`` queue that
+    ``fn`` may send to, on a table whose stream ``fn`` may read."""
+    return tuple(
+        m for m in spec.mappings if m.kind == "stream" and m.replay in fn.sends_to and m.source in fn.streams
+    )
+
+
+def named_functions(spec: ServiceSpec, fn: Function) -> frozenset[str]:
+    """The functions whose physical names ``fn``'s environment holds (the CDK stack creates them first)."""
+    return frozenset(m.function for m in replay_routes(spec, fn))
+
+
 @dataclass(frozen=True)
 class DeployedNames:
     """Physical names of the definition's resources where the functions run (tokens in CDK)."""
@@ -111,6 +137,9 @@ class DeployedNames:
     tables: Mapping[str, str]
     queues: Mapping[str, str]
     """Queue URLs."""
+    functions: Mapping[str, str] = field(default_factory=dict)
+    """Physical function names; a function missing here is named by its definition name, as the local
+    cloud names every resource by its logical id."""
     buckets: Mapping[str, str] = field(default_factory=dict)
     secrets: Mapping[str, str] = field(default_factory=dict)
     """Secret ARNs on AWS; locally the generated values themselves (see ``inline_secrets``)."""
@@ -149,6 +178,21 @@ def function_environment(
         env[spec.user_pool.client_env_var] = names.user_pool_client_id
     if "AdminConfirmSignUp" in fn.cognito:
         env["AUTO_CONFIRM_SIGNUP"] = "true" if auto_confirm_signup else "false"
+    routes = replay_routes(spec, fn)
+    if routes:
+        env[REPLAY_ROUTES_VARIABLE] = json.dumps(
+            [
+                {
+                    "function": names.functions.get(m.function, m.function),
+                    "table": names.tables[m.source],
+                    "queue_url": names.queues[m.replay],
+                    "event_names": list(m.event_names),
+                }
+                for m in routes
+                if m.replay is not None
+            ],
+            separators=(",", ":"),
+        )
     for name in fn.settings:
         if name in settings:
             env[name] = settings[name]

@@ -78,6 +78,11 @@ class Queue:
     def dlq_logical_id(self) -> str:
         return f"{self.logical_id}-dlq"
 
+    @property
+    def url_output(self) -> str:
+        """The stack output that holds the deployed queue's URL (``scripts/redrive.py`` reads it)."""
+        return "".join(part.capitalize() for part in self.logical_id.split("-")) + "QueueUrl"
+
 
 @dataclass(frozen=True)
 class Bucket:
@@ -125,6 +130,9 @@ class Function:
     tables: tuple[TableAccess, ...] = ()
     sends_to: tuple[str, ...] = ()
     """Logical ids of queues the function sends messages to."""
+    streams: tuple[str, ...] = ()
+    """Logical ids of tables whose streams the function reads itself (GetShardIterator and GetRecords on
+    the stream's ARN). A stream mapping's own reads come with the mapping, not from here."""
     buckets: tuple[str, ...] = ()
     cognito: tuple[str, ...] = ()
     """Cognito user pool actions the function calls that IAM authorises (``cognito-idp:<Action>``)."""
@@ -165,6 +173,10 @@ class EventSourceMapping:
     event_names: tuple[Literal["INSERT", "MODIFY", "REMOVE"], ...] = ()
     """Stream only: deliver just these events (Lambda event filtering; others are dropped, never
     invoking the function). Empty: every event."""
+    replay: str | None = None
+    """Stream only: logical id of the queue where ``stream-rescue`` puts the records of this mapping's
+    exhausted batches, read back from the stream by the coordinates ``on_failure`` received (only the
+    events ``event_names`` lets through). The queue is an event source of the same function."""
 
 
 @dataclass(frozen=True)
@@ -282,8 +294,9 @@ TABLES: tuple[Table, ...] = (USERS, IDEMPOTENCY, RATE_LIMITS, TWEETS, FOLLOWS, E
 STREAM_FAILURES = Queue(
     logical_id="stream-failures",
     env_var="STREAM_FAILURES_QUEUE_URL",
-    # On-failure destination of every stream mapping: holds the batch coordinates of records that
-    # exhausted their retries, for inspection and replay.
+    # On-failure destination of every stream mapping: the coordinates (shard, sequence numbers) of
+    # batches that exhausted their retries. stream-rescue reads those records back while the stream
+    # still holds them (24 h) and puts them on their consumer's replay queue.
 )
 
 FANOUT = Queue(
@@ -294,7 +307,24 @@ FANOUT = Queue(
     max_receive_count=5,
 )
 
-QUEUES: tuple[Queue, ...] = (STREAM_FAILURES, FANOUT)
+
+def _replay_queue(consumer: str) -> Queue:
+    """The queue that gives ``consumer`` back the stream records it failed past the mapping's retries
+    (``EventSourceMapping.replay``): the stream keeps records 24 hours, this queue and its DLQ 14 days."""
+    return Queue(
+        logical_id=f"{consumer}-replay",
+        env_var=f"{consumer.upper().replace('-', '_')}_REPLAY_QUEUE_URL",
+        # Six times the consumer's timeout (60 s), as Lambda advises for SQS sources; 5 receives give a
+        # transient fault half an hour to clear before the DLQ (then `make replay`).
+        visibility_timeout_seconds=360,
+        retention_seconds=14 * 24 * 3600,
+    )
+
+
+FANOUT_DISPATCHER_REPLAY = _replay_queue("fanout-dispatcher")
+TWEETS_CLEANUP_REPLAY = _replay_queue("tweets-cleanup")
+
+QUEUES: tuple[Queue, ...] = (STREAM_FAILURES, FANOUT, FANOUT_DISPATCHER_REPLAY, TWEETS_CLEANUP_REPLAY)
 BUCKETS: tuple[Bucket, ...] = ()
 
 CURSOR_KEY = Secret(
@@ -304,7 +334,12 @@ CURSOR_KEY = Secret(
 )
 SECRETS: tuple[Secret, ...] = (CURSOR_KEY,)
 
-TUNABLES: tuple[str, ...] = ("CELEBRITY_FOLLOWER_THRESHOLD", "TIMELINE_MAX_ITEMS", "INACTIVE_AFTER_DAYS")
+TUNABLES: tuple[str, ...] = (
+    "CELEBRITY_FOLLOWER_THRESHOLD",
+    "TIMELINE_MAX_ITEMS",
+    "INACTIVE_AFTER_DAYS",
+    "CATCH_UP_DELAY_SECONDS",
+)
 """Settings a deployment may change (CDK context or the environment of ``make dev``); their defaults
 live in the settings models of the functions that read them."""
 
@@ -369,11 +404,12 @@ FUNCTIONS: tuple[Function, ...] = (
         settings_model="functions.timeline.settings.TimelineApiSettings",
         tables=(
             _t("tweets", "read", indexes=("by_author",)),
-            _t("follows", indexes=("by_follow_time",)),
+            _t("follows", "read", indexes=("by_follow_time",)),
             _t("engagements", "read"),
             _t("users", "read"),
             _t("timelines", "read", "write"),
         ),
+        sends_to=("fanout",),
         secrets=("cursor-signing-key",),
         settings=TUNABLES,
     ),
@@ -382,7 +418,7 @@ FUNCTIONS: tuple[Function, ...] = (
         handler="functions.timeline.handlers.dispatcher.lambda_handler",
         settings_model="functions.timeline.settings.DispatcherSettings",
         tables=(
-            _t("follows", indexes=("by_followee",)),
+            _t("follows", "read", indexes=("by_followee",)),
             _t("users", "read"),
             _t("tweets", "read", indexes=("by_author",)),
             _t("timelines", "read", "write"),
@@ -396,9 +432,23 @@ FUNCTIONS: tuple[Function, ...] = (
         name="fanout-worker",
         handler="functions.timeline.handlers.worker.lambda_handler",
         settings_model="functions.timeline.settings.WorkerSettings",
-        tables=(_t("timelines", "read", "write"), _t("idempotency", "write")),
+        tables=(
+            _t("timelines", "read", "write"),
+            _t("follows", "read", indexes=("by_follow_time",)),
+            _t("tweets", indexes=("by_author",)),
+            _t("idempotency", "write"),
+        ),
         timeout_seconds=30,
         settings=TUNABLES,
+    ),
+    Function(
+        name="stream-rescue",
+        handler="functions.streams.handlers.rescue.lambda_handler",
+        settings_model="functions.streams.settings.RescueSettings",
+        # Reads exhausted batches back from the streams and hands them to their consumers' replay queues.
+        streams=("tweets", "follows"),
+        sends_to=(FANOUT_DISPATCHER_REPLAY.logical_id, TWEETS_CLEANUP_REPLAY.logical_id),
+        timeout_seconds=60,
     ),
     Function(name="docs-api", handler="functions.docs.handlers.api.lambda_handler", memory_mb=256),
 )
@@ -440,6 +490,7 @@ MAPPINGS: tuple[EventSourceMapping, ...] = (
         max_batching_window_seconds=1,
         on_failure="stream-failures",
         event_names=("REMOVE",),  # counts change on every like: MODIFY is most of this stream
+        replay=TWEETS_CLEANUP_REPLAY.logical_id,
     ),
     EventSourceMapping(
         function="fanout-dispatcher",
@@ -449,6 +500,7 @@ MAPPINGS: tuple[EventSourceMapping, ...] = (
         max_batching_window_seconds=0,
         on_failure="stream-failures",
         event_names=("INSERT", "REMOVE"),
+        replay=FANOUT_DISPATCHER_REPLAY.logical_id,
     ),
     EventSourceMapping(
         function="fanout-dispatcher",
@@ -458,8 +510,15 @@ MAPPINGS: tuple[EventSourceMapping, ...] = (
         max_batching_window_seconds=0,
         on_failure="stream-failures",
         event_names=("INSERT", "REMOVE"),
+        replay=FANOUT_DISPATCHER_REPLAY.logical_id,
     ),
     EventSourceMapping(function="fanout-worker", source="fanout", kind="queue", batch_size=10),
+    # Exhausted stream batches: their coordinates, then their records, back to the consumer.
+    EventSourceMapping(function="stream-rescue", source="stream-failures", kind="queue", batch_size=5),
+    EventSourceMapping(
+        function="fanout-dispatcher", source=FANOUT_DISPATCHER_REPLAY.logical_id, kind="queue"
+    ),
+    EventSourceMapping(function="tweets-cleanup", source=TWEETS_CLEANUP_REPLAY.logical_id, kind="queue"),
 )
 
 SPEC = ServiceSpec(

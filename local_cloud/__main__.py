@@ -51,17 +51,30 @@ Press Ctrl-C to stop.
 """
 
 
+def _chaos_line(cloud: LocalCloud) -> str:
+    if cloud.chaos.active:
+        return cloud.chaos.describe()
+    return f"{cloud.chaos.describe()} (e.g. LOCAL_CHAOS={_CHAOS_EXAMPLE} make dev turns it on)"
+
+
+_CHAOS_EXAMPLE = "seed=1,faults=0.05,redeliver=0.1,index_lag_ms=500,delay_ms=200"
+
+
 def main(argv: list[str] | None = None) -> int:
     args = _parse(sys.argv[1:] if argv is None else argv)
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(name)s %(levelname)s %(message)s")
     started = time.monotonic()
-    cloud = LocalCloud(
-        host=args.host,
-        port=args.port,
-        endpoint_url=args.aws_endpoint,
-        data_dir=args.data_dir,
-        start_pollers=not args.no_pollers,
-    )
+    try:
+        cloud = LocalCloud(
+            host=args.host,
+            port=args.port,
+            endpoint_url=args.aws_endpoint,
+            data_dir=args.data_dir,
+            start_pollers=not args.no_pollers,
+        )
+    except ValueError as exc:  # LOCAL_CHAOS that does not parse: say which key, start nothing
+        print(f"cannot start: {exc}", file=sys.stderr)
+        return 2
     stop = threading.Event()
     for sig in (signal.SIGINT, signal.SIGTERM):
         signal.signal(sig, lambda *_: stop.set())
@@ -72,6 +85,7 @@ def main(argv: list[str] | None = None) -> int:
         cloud.stop()
         return 1
     print(_banner(cloud.base_url, cloud.aws.endpoint_url), flush=True)
+    print(_chaos_line(cloud), flush=True)
     print(f"started in {time.monotonic() - started:.2f} s", flush=True)
     stop.wait()
     print("\nstopping...", flush=True)

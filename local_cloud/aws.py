@@ -88,7 +88,10 @@ class LocalAws:
         host: str = "127.0.0.1",
         port: int = 0,
         housekeeping_seconds: float = _HOUSEKEEPING_SECONDS,
+        index_lag_ms: int = 0,
     ) -> None:
+        """``index_lag_ms``: global secondary indexes of the embedded moto see writes this late
+        (``local_cloud.index_lag``; ``LOCAL_CHAOS`` index_lag_ms); ignored for an external endpoint."""
         self.region = region
         self.embedded = endpoint_url is None
         self._endpoint_url = endpoint_url
@@ -97,6 +100,7 @@ class LocalAws:
         self._process: subprocess.Popen[str] | None = None
         self._clients: Clients | None = None
         self._housekeeping_seconds = housekeeping_seconds
+        self._index_lag_ms = index_lag_ms
 
     # -- lifecycle ---------------------------------------------------------------------------------
     def start(self) -> LocalAws:
@@ -113,6 +117,8 @@ class LocalAws:
             str(self._port),
             "--housekeeping-seconds",
             str(self._housekeeping_seconds),
+            "--index-lag-ms",
+            str(self._index_lag_ms),
         ]
         env = dict(os.environ)
         env["PYTHONPATH"] = os.pathsep.join(p for p in (str(_ROOT), env.get("PYTHONPATH", "")) if p)
@@ -219,6 +225,15 @@ class LocalAws:
         """Forget all but the newest ``keep`` stream shard iterators in moto (the moto process also
         does it every ``housekeeping_seconds``); return how many went."""
         return int(self.control("prune-shard-iterators", {"keep": keep})["removed"])
+
+    def index_lag(self, lag_ms: int | None = None) -> dict[str, Any]:
+        """The embedded moto's index lag (``local_cloud.index_lag``): set it when ``lag_ms`` is given;
+        returns ``lag_ms``, ``hidden`` (items index reads saw lagged) and ``remaining_ms`` (until every
+        write so far is visible to the indexes)."""
+        body = {} if lag_ms is None else {"lag_ms": lag_ms}
+        result = self.control("index-lag", body)
+        self._index_lag_ms = int(result["lag_ms"])
+        return result
 
     def _require_embedded(self, what: str) -> None:
         if not self.embedded or self._process is None:

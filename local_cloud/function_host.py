@@ -2,13 +2,17 @@
 
 Started by ``local_cloud.lambda_runtime.FunctionProcess`` with exactly the function's environment
 (``infra.grants.function_environment`` plus what the Lambda runtime and the local endpoint add), it
-installs the IAM guard with the function's grants, imports the handler on the first invocation (a cold
+installs the IAM guard with the function's grants (and, when the cloud runs with ``LOCAL_CHAOS``, the
+fault injector of ``local_cloud.chaos``), imports the handler on the first invocation (a cold
 start) and then serves invocations one at a time over the socket it was handed. Messages are JSON, one
 per ``multiprocessing.connection`` frame:
 
-- ``{"op": "init", "function", "handler", "settings_model", "statements": [...], "region"}`` (first)
+- ``{"op": "init", "function", "handler", "settings_model", "statements": [...], "region", "chaos"}``
+  (first; ``chaos``: ``LOCAL_CHAOS`` text or null)
 - ``{"op": "invoke", "event": ..., "context": {...}}`` -> ``{"result": ...}`` or ``{"error": {...}}``
 - ``{"op": "usage"}`` -> ``{"used": [grant names], "denied": [[action, resource], ...]}``
+- ``{"op": "chaos"}`` -> ``{"counts": {report key: count}}`` (what the fault injector did; see
+  ``local_cloud.chaos``)
 
 The process ends when the socket closes (its parent stopped or recycled it).
 """
@@ -25,6 +29,7 @@ import warnings
 from multiprocessing.connection import Connection
 from typing import Any
 
+from local_cloud.chaos import ChaosSettings, FaultInjector
 from local_cloud.iam import IamGuard, Statement
 from local_cloud.lambda_runtime import LocalLambdaContext, resolve_handler
 
@@ -37,6 +42,7 @@ def serve(conn: Connection) -> None:
         return
     guard = IamGuard(init["function"], [Statement(**s) for s in init["statements"]], region=init["region"])
     guard.install()
+    injector = _fault_injector(init)
     dotted = str(init["handler"])
     handler = None
     # The settings model is parsed before the first invocation, as the function's wiring does on its
@@ -56,6 +62,10 @@ def serve(conn: Connection) -> None:
         if message["op"] == "usage":
             conn.send_bytes(json.dumps({"used": sorted(guard.used), "denied": guard.denied}).encode())
             continue
+        if message["op"] == "chaos":
+            counts = injector.counts.snapshot() if injector is not None else {}
+            conn.send_bytes(json.dumps({"counts": counts}).encode())
+            continue
         if broken is not None:
             conn.send_bytes(json.dumps({"error": broken}).encode())
             continue
@@ -69,6 +79,17 @@ def serve(conn: Connection) -> None:
             print(trace, file=sys.stderr, flush=True)  # the function's log, as CloudWatch would hold it
             reply = {"error": {"type": type(exc).__name__, "message": str(exc), "trace": trace}}
         conn.send_bytes(json.dumps(reply, default=str).encode())
+
+
+def _fault_injector(init: dict[str, Any]) -> FaultInjector | None:
+    """The chaos fault injector on every client of this process, when the cloud runs with chaos
+    (installed like the guard, before the function's code makes any session or client)."""
+    settings = ChaosSettings.parse(init.get("chaos") or "")
+    if not settings.active:
+        return None
+    injector = FaultInjector(settings, scope=str(init["function"]))
+    injector.install()
+    return injector
 
 
 def main() -> None:

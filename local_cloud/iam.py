@@ -7,8 +7,9 @@ client the function's process creates (boto3's, PynamoDB's, Powertools'): before
 works out which IAM actions on which resources the request needs, as AWS authorises them (a
 TransactWriteItems needs the write action of each item on each item's table, a BatchGetItem needs
 dynamodb:BatchGetItem on every table it names, a Query on an index needs dynamodb:Query on the index's
-ARN), and refuses it with the error AWS returns (``AccessDeniedException``; ``AccessDenied`` for SQS
-and S3) unless a statement allows every one of them.
+ARN, a DynamoDB Streams read needs its dynamodb: action on the stream's ARN), and refuses it with the
+error AWS returns (``AccessDeniedException``; ``AccessDenied`` for SQS and S3) unless a statement allows
+every one of them.
 
 It also records which grant allowed each call, so a test can show that every declared grant is used
 (removing any of them breaks something) and that nothing undeclared is.
@@ -60,6 +61,9 @@ def local_arn(ref: ResourceRef, *, user_pool_id: str = "", region: str = REGION)
     """The ARN the local cloud gives a resource of the definition (physical names are logical ids)."""
     if ref.kind == "table":
         return f"arn:aws:dynamodb:{region}:{ACCOUNT_ID}:table/{ref.logical_id}{ref.suffix}"
+    if ref.kind == "stream":
+        # The table's current stream: moto labels it with its creation time, known only once created.
+        return f"arn:aws:dynamodb:{region}:{ACCOUNT_ID}:table/{ref.logical_id}/stream/*"
     if ref.kind == "queue":
         return f"arn:aws:sqs:{region}:{ACCOUNT_ID}:{ref.logical_id}"
     if ref.kind == "bucket":
@@ -82,6 +86,8 @@ def required(
     """The (IAM action, resource ARN) pairs AWS authorises a request by."""
     if (service, operation) in _ALWAYS_ALLOWED:
         return []
+    if service == "dynamodbstreams":
+        return [(f"dynamodb:{operation}", _stream_arn(params))]
     if service == "dynamodb":
         return _dynamodb(operation, params, region)
     if service == "sqs":
@@ -103,6 +109,15 @@ def required(
         arn = secret if secret.startswith("arn:") else prefix + secret
         return [(f"secretsmanager:{operation}", arn)]
     return [(f"{service}:{operation}", "*")]
+
+
+def _stream_arn(params: dict[str, Any]) -> str:
+    """The stream a DynamoDB Streams request names: its StreamArn, or for GetRecords the stream of its
+    shard iterator (opaque on AWS; moto's iterators begin with the stream ARN and a ``|``)."""
+    if "StreamArn" in params:
+        return str(params["StreamArn"])
+    iterator = str(params.get("ShardIterator", ""))
+    return iterator.split("|", 1)[0] if iterator.startswith("arn:") and "|" in iterator else "*"
 
 
 def _table_arn(name: str, region: str, index: str | None = None) -> str:
@@ -165,7 +180,12 @@ class IamGuard:
     # -- botocore wiring ---------------------------------------------------------------------------
     def _on_parameter_build(self, params: dict[str, Any], model: Any, **_: Any) -> None:
         service_model = model.service_model
-        service = service_model.signing_name or service_model.endpoint_prefix
+        # DynamoDB Streams signs as dynamodb (its actions are dynamodb:*) but names streams, not tables.
+        service = (
+            "dynamodbstreams"
+            if service_model.service_name == "dynamodbstreams"
+            else service_model.signing_name or service_model.endpoint_prefix
+        )
         self.check(str(service), str(model.name), params)
 
     def attach(self, client: Any) -> Any:

@@ -13,6 +13,7 @@ import sys
 import threading
 import time
 import uuid
+from collections import Counter
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from multiprocessing.connection import Connection
@@ -20,6 +21,7 @@ from pathlib import Path
 from typing import Any
 
 from local_cloud.aws import ACCOUNT_ID
+from local_cloud.chaos import report
 
 Handler = Callable[[dict[str, Any], Any], Any]
 """A Lambda handler: ``handler(event, context)``; its return value is the Lambda response."""
@@ -131,7 +133,9 @@ class FunctionProcess:
         *,
         region: str,
         settings_model: str = "functions.core.config.FunctionSettings",
+        chaos: str | None = None,
     ) -> None:
+        """``chaos``: ``LOCAL_CHAOS`` settings (text) for the process's fault injector; None: none."""
         self.name = name
         self.handler = handler
         self.environment = dict(environment)
@@ -142,10 +146,13 @@ class FunctionProcess:
             "settings_model": settings_model,
             "statements": statements,
             "region": region,
+            "chaos": chaos,
         }
         self._lock = threading.Lock()
         self._process: subprocess.Popen[bytes] | None = None
         self._conn: Connection | None = None
+        self._chaos_counts: Counter[str] = Counter()
+        """What the fault injectors of earlier processes of this environment counted."""
 
     def start(self) -> FunctionProcess:
         with self._lock:
@@ -185,6 +192,34 @@ class FunctionProcess:
             return {"used": [], "denied": []}
         return self._request({"op": "usage"})
 
+    def chaos_counts(self) -> dict[str, int]:
+        """What the chaos fault injector injected (and botocore retried) in this environment, over
+        every process it had (``local_cloud.chaos.REPORT_KEYS``)."""
+        with self._lock:
+            return report([self._chaos_counts, self._live_chaos_counts()])
+
+    def set_chaos(self, chaos: str | None) -> None:
+        """Run with other chaos settings (None: none) from the next invocation on. The environment is
+        recycled: the injector sits on every botocore session, and sessions are made once."""
+        with self._lock:
+            self._harvest_and_close()
+            self._init["chaos"] = chaos
+
+    def _live_chaos_counts(self) -> dict[str, int]:
+        if self._conn is None or self._init.get("chaos") is None:
+            return {}
+        try:
+            self._conn.send_bytes(json.dumps({"op": "chaos"}).encode())
+            counts: dict[str, int] = json.loads(self._conn.recv_bytes())["counts"]
+        except (EOFError, OSError):
+            self._close()
+            return {}
+        return counts
+
+    def _harvest_and_close(self) -> None:
+        self._chaos_counts.update(self._live_chaos_counts())
+        self._close()
+
     def _request(self, message: dict[str, Any]) -> dict[str, Any]:
         with self._lock:
             conn = self._ensure_started()
@@ -202,7 +237,7 @@ class FunctionProcess:
         with self._lock:
             if environment is not None:
                 self.environment = dict(environment)
-            self._close()
+            self._harvest_and_close()
 
     def stop(self) -> None:
         with self._lock:

@@ -10,8 +10,10 @@ What runs here:
 - moto's WSGI app behind waitress, one request at a time inside a ``RequestGate``;
 - the local speed-ups of moto (``local_cloud/moto_speedups.py``), unless ``LOCAL_CLOUD_MOTO_SPEEDUPS=off``;
 - housekeeping: pruning DynamoDB Streams shard iterators moto never expires;
+- with ``--index-lag-ms N`` (``LOCAL_CHAOS`` index_lag_ms), global secondary indexes that see writes
+  N ms late (``local_cloud/index_lag.py``);
 - control routes under ``/_local/`` for what needs moto's in-memory state: snapshot save and load
-  (``local_cloud/persistence.py``) and the pruning itself.
+  (``local_cloud/persistence.py``), the pruning itself, and the index lag (set it, read its counts).
 
 It prints ``READY <endpoint>`` once listening, and exits when its standard input closes, so it never
 outlives the process that started it.
@@ -180,6 +182,8 @@ class MotoServer:
             elif route == "prune-shard-iterators":
                 keep = int(body.get("keep", KEEP_SHARD_ITERATORS))
                 result = {"removed": prune_shard_iterators(self.gate, keep)}
+            elif route == "index-lag":
+                result = _index_lag(self.gate, body.get("lag_ms"))
             else:
                 status, result = "404 Not Found", {"error": f"no control route {route}"}
         except SnapshotError as error:
@@ -187,6 +191,22 @@ class MotoServer:
         payload = json.dumps(result).encode()
         start_response(status, [("Content-Type", "application/json"), ("Content-Length", str(len(payload)))])
         return [payload]
+
+
+def _index_lag(gate: RequestGate, lag_ms: Any) -> dict[str, Any]:
+    """Set the index lag (when ``lag_ms`` is given; between requests) and report it: the lag, the
+    items index reads saw lagged, and how long until every write so far is visible to the indexes."""
+    from local_cloud import index_lag
+
+    if lag_ms is not None:
+        with gate.exclusive():
+            index_lag.install(int(lag_ms))
+    lag = index_lag.LAG
+    return {
+        "lag_ms": round(lag.lag_seconds * 1000),
+        "hidden": lag.hidden,
+        "remaining_ms": lag.remaining_seconds() * 1000,
+    }
 
 
 def _housekeeping(server: MotoServer, every: float, stop: threading.Event) -> None:
@@ -202,6 +222,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--host", default="127.0.0.1")
     parser.add_argument("--port", type=int, default=0)
     parser.add_argument("--housekeeping-seconds", type=float, default=30.0)
+    parser.add_argument("--index-lag-ms", type=int, default=0, help="global secondary indexes lag this much")
     args = parser.parse_args(argv)
     # Ctrl-C in `make dev` reaches the whole process group: the parent decides when this process ends
     # (after its final snapshot, which needs this process), by closing our stdin.
@@ -218,6 +239,10 @@ def main(argv: list[str] | None = None) -> int:
     # Safe: the gate serialises every request. Patches nothing when switched off; on a moto it was not
     # checked against it raises here, before READY, so the local cloud fails at start, saying why.
     moto_speedups.install()
+    if args.index_lag_ms > 0:
+        from local_cloud import index_lag
+
+        index_lag.install(args.index_lag_ms)  # refuses, before READY, a moto it was not checked on
     server = MotoServer(args.host, args.port).start()
     stop = threading.Event()
     if args.housekeeping_seconds > 0:

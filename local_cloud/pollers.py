@@ -15,11 +15,22 @@ every ``EventSourceMapping`` setting the way Lambda documents it, so a consumer 
   reported to the ``on_failure`` queue in Lambda's ``DDBStreamBatchInfo`` shape.
 
 ``PollerGroup`` runs one daemon thread per mapping and offers ``wait_idle`` for end-to-end tests.
+
+With ``LOCAL_CHAOS`` (``local_cloud.chaos``) they also do what Lambda's pollers may do and moto's SQS
+never does: deliver a ``redeliver`` share of SQS messages twice (the first delivery's delete is skipped
+and the message made visible again: the duplicate has the same messageId and a higher receive count,
+as an at-least-once delivery does) and of stream batches twice (the same records, same eventIDs, right
+after the first delivery, as after a lost checkpoint); and with ``delay_ms`` hold every delivery back
+for a random 0..delay_ms, SQS messages in shuffled groups delivered by a thread of their own (so they
+overtake one another) and stream batches in order within the shard (so only the streams' order
+relative to one another varies). ``wait_idle`` counts held-back deliveries as work in progress.
 """
 
 from __future__ import annotations
 
 import base64
+import heapq
+import itertools
 import json
 import logging
 import threading
@@ -33,6 +44,7 @@ from types import TracebackType
 from typing import Any
 
 from infra.resources import EventSourceMapping, Function, ServiceSpec
+from local_cloud.chaos import ChaosCounts, ChaosSettings, DeliveryChaos
 from local_cloud.lambda_runtime import Handler, LazyHandler, LocalLambdaContext, function_arn
 from local_cloud.provision import ClientSource, Provisioned
 
@@ -99,11 +111,19 @@ def event_json(value: Any) -> Any:
 class Poller:
     """One event-source mapping polled by one thread (Lambda's per-shard/per-queue concurrency of 1)."""
 
-    def __init__(self, mapping: EventSourceMapping, handler: Handler, *, poll_interval: float) -> None:
+    def __init__(
+        self,
+        mapping: EventSourceMapping,
+        handler: Handler,
+        *,
+        poll_interval: float,
+        chaos: DeliveryChaos | None = None,
+    ) -> None:
         self.mapping = mapping
         self.handler = handler
         self.poll_interval = poll_interval
         self.name = f"{mapping.kind}:{mapping.source}->{mapping.function}"
+        self.chaos = chaos or DeliveryChaos(ChaosSettings(), self.name, ChaosCounts())
         self._stop = threading.Event()
         self._thread: threading.Thread | None = None
         self._activity = threading.Condition()
@@ -115,6 +135,11 @@ class Poller:
     def poll_once(self) -> int:
         """Fetch and handle at most one batch; return the number of records fetched."""
         raise NotImplementedError
+
+    @property
+    def pending(self) -> int:
+        """Deliveries fetched but held back or still running outside the poll loop (chaos delays)."""
+        return 0
 
     def start(self) -> None:
         """Run the poll loop in a daemon thread."""
@@ -177,8 +202,9 @@ class SqsPoller(Poller):
         function: Function | None = None,
         poll_interval: float = DEFAULT_POLL_INTERVAL,
         wait_time_seconds: int = 0,
+        chaos: DeliveryChaos | None = None,
     ) -> None:
-        super().__init__(mapping, handler, poll_interval=poll_interval)
+        super().__init__(mapping, handler, poll_interval=poll_interval, chaos=chaos)
         self.queue_url = queue_url
         self._sqs = clients.client("sqs")
         self._region: str = self._sqs.meta.region_name
@@ -187,6 +213,13 @@ class SqsPoller(Poller):
         # No long polling by default: a long poll holds moto's request gate (blocking snapshots) and
         # delays wait_idle; a short poll every poll_interval is cheap against a local server.
         self._wait_time_seconds = wait_time_seconds
+        # Chaos delays: groups of received messages waiting for their time (due, order, messages),
+        # delivered by a thread of their own; ``_unfinished`` counts those not yet delivered.
+        self._held: list[tuple[float, int, list[dict[str, Any]]]] = []
+        self._held_order = itertools.count()
+        self._held_changed = threading.Condition()
+        self._unfinished = 0
+        self._delivery_thread: threading.Thread | None = None
 
     def _lookup_arn(self) -> str:
         attributes = self._sqs.get_queue_attributes(QueueUrl=self.queue_url, AttributeNames=["QueueArn"])
@@ -238,14 +271,25 @@ class SqsPoller(Poller):
         return record
 
     def poll_once(self) -> int:
-        """Receive one batch, invoke the handler once, delete the messages that succeeded."""
+        """Receive one batch, invoke the handler once, delete the messages that succeeded (with chaos
+        delays: hand the batch, in shuffled groups, to the delivery thread)."""
         messages = self._receive()
         if not messages:
             return 0
+        if self.chaos.delays:
+            self._hold(messages)
+        else:
+            self._deliver(messages)
+        return len(messages)
+
+    def _deliver(self, messages: list[dict[str, Any]]) -> None:
         ids = [m["MessageId"] for m in messages]
         failed = self._invoke({"Records": [self._event_record(m) for m in messages]}, ids)
         succeeded = [m for m in messages if m["MessageId"] not in failed]
-        self._delete(succeeded)
+        again = self._to_redeliver(succeeded)
+        repeated = {m["MessageId"] for m in again}
+        self._delete([m for m in succeeded if m["MessageId"] not in repeated])
+        self._make_visible(again)
         if failed:
             logger.warning(
                 "%s: %d of %d messages failed; they return after the visibility timeout",
@@ -253,7 +297,85 @@ class SqsPoller(Poller):
                 len(failed),
                 len(messages),
             )
-        return len(messages)
+
+    # -- chaos -----------------------------------------------------------------------------------------
+    def _to_redeliver(self, succeeded: list[dict[str, Any]]) -> list[dict[str, Any]]:
+        """The successful first deliveries chaos delivers once more (at most one duplicate each)."""
+        first = [m for m in succeeded if m.get("Attributes", {}).get("ApproximateReceiveCount") == "1"]
+        return [m for m in first if self.chaos.redeliver()]
+
+    def _make_visible(self, messages: list[dict[str, Any]]) -> None:
+        """Leave ``messages`` in the queue, visible at once: the next receive delivers them again."""
+        for start in range(0, len(messages), 10):
+            chunk = messages[start : start + 10]
+            self._sqs.change_message_visibility_batch(
+                QueueUrl=self.queue_url,
+                Entries=[
+                    {"Id": str(i), "ReceiptHandle": m["ReceiptHandle"], "VisibilityTimeout": 0}
+                    for i, m in enumerate(chunk)
+                ],
+            )
+            self.chaos.counts.add("redelivered_sqs", len(chunk))
+
+    def _hold(self, messages: list[dict[str, Any]]) -> None:
+        groups = self.chaos.shuffled_groups(messages)
+        with self._held_changed:
+            for group in groups:
+                due = time.monotonic() + self.chaos.delay_seconds()
+                heapq.heappush(self._held, (due, next(self._held_order), group))
+            self._unfinished += len(groups)
+            self._held_changed.notify_all()
+            if self._delivery_thread is None or not self._delivery_thread.is_alive():
+                self._delivery_thread = threading.Thread(
+                    target=self._deliver_held, name=f"delivery {self.name}", daemon=True
+                )
+                self._delivery_thread.start()
+        self.chaos.counts.add("delayed", len(groups))
+
+    def _deliver_held(self) -> None:
+        """Deliver held-back groups as each one's time comes, until the poller stops (what is still
+        held then stays in flight in SQS and returns after its visibility timeout)."""
+        while not self.stopping:
+            with self._held_changed:
+                if not self._held:
+                    self._held_changed.wait(self.poll_interval)
+                    continue
+                wait = self._held[0][0] - time.monotonic()
+                if wait > 0:
+                    self._held_changed.wait(wait)
+                    continue
+                _, _, group = heapq.heappop(self._held)
+            try:
+                self._deliver(group)
+            except Exception:  # as the poll loop: survive anything; SQS redelivers what was not deleted
+                logger.exception("poller %s: delayed delivery failed", self.name)
+            finally:
+                with self._held_changed:
+                    self._unfinished -= 1
+                with self._activity:
+                    self.last_work_at = time.monotonic()
+                    self._activity.notify_all()
+        with self._held_changed:
+            self._unfinished -= len(self._held)
+            self._held.clear()
+
+    @property
+    def pending(self) -> int:
+        with self._held_changed:
+            return self._unfinished
+
+    def request_stop(self) -> None:
+        super().request_stop()
+        with self._held_changed:
+            self._held_changed.notify_all()
+
+    def join(self, timeout: float | None = None) -> None:
+        super().join(timeout)
+        thread = self._delivery_thread
+        if thread is not None:
+            thread.join(timeout)
+            if not thread.is_alive():
+                self._delivery_thread = None
 
     def _invoke(self, event: dict[str, Any], ids: list[str]) -> set[str]:
         context = _context_for(self._function, self.mapping.function, self._region)
@@ -304,8 +426,9 @@ class StreamPoller(Poller):
         poll_interval: float = DEFAULT_POLL_INTERVAL,
         retry_delay: float = DEFAULT_RETRY_DELAY,
         checkpoint: str | None = None,
+        chaos: DeliveryChaos | None = None,
     ) -> None:
-        super().__init__(mapping, handler, poll_interval=poll_interval)
+        super().__init__(mapping, handler, poll_interval=poll_interval, chaos=chaos)
         self.stream_arn = stream_arn
         self.on_failure_queue_url = on_failure_queue_url
         self._streams = clients.client("dynamodbstreams")
@@ -359,12 +482,25 @@ class StreamPoller(Poller):
         names = self.mapping.event_names
         wanted = [r for r in records if r.get("eventName") in names] if names else records
         if wanted:
+            self._hold_back()
             self._deliver(wanted)
+            if not self.stopping and self.chaos.redeliver():
+                # Chaos: the same records once more, as after a checkpoint Lambda failed to store.
+                self.chaos.counts.add("redelivered_stream")
+                self._deliver(wanted)
         if not self.stopping:
             self._advance(records[-1])
         return len(records)
 
     # -- delivering ------------------------------------------------------------------------------------
+    def _hold_back(self) -> None:
+        """Chaos delays: wait before delivering. In the poll loop, so the shard's order is kept and
+        ``wait_idle`` sees the poller busy meanwhile."""
+        delay = self.chaos.delay_seconds()
+        if delay > 0:
+            self.chaos.counts.add("delayed")
+            self._stop.wait(delay)
+
     def _deliver(self, records: list[dict[str, Any]]) -> None:
         work: deque[_Chunk] = deque([_Chunk(records)])
         while work:
@@ -508,14 +644,19 @@ class PollerGroup:
         checkpoints: Mapping[str, str] | None = None,
         poll_interval: float = DEFAULT_POLL_INTERVAL,
         retry_delay: float = DEFAULT_RETRY_DELAY,
+        chaos: ChaosSettings | None = None,
     ) -> None:
         """Build pollers for ``mappings`` (default: ``spec.mappings``).
 
         ``handlers`` maps function names to callables (tests); other functions' handlers are imported
         from ``Function.handler`` on first use. ``checkpoints`` (from ``checkpoints()`` of an earlier
         run) lets stream pollers resume where they stopped instead of at the starting position.
+        ``chaos``: redeliveries and delays (``local_cloud.chaos``; None: none).
         """
         self._clients = clients
+        self.chaos_counts = ChaosCounts()
+        """What the pollers' chaos did (redeliveries, delayed deliveries)."""
+        settings = chaos or ChaosSettings()
         self._sqs = clients.client("sqs")
         self.pollers: list[Poller] = []
         self._queue_urls: list[str] = []
@@ -523,6 +664,7 @@ class PollerGroup:
         checkpoints = checkpoints or {}
         for mapping in spec.mappings if mappings is None else mappings:
             function = _function_or_none(spec, mapping.function)
+            chaos_of = DeliveryChaos(settings, _checkpoint_key(mapping), self.chaos_counts)
             handler = handlers.get(mapping.function)
             if handler is None:
                 if function is None:
@@ -540,6 +682,7 @@ class PollerGroup:
                         queue_arn=provisioned.queue_arns.get(mapping.source),
                         function=function,
                         poll_interval=poll_interval,
+                        chaos=chaos_of,
                     )
                 )
             else:
@@ -554,6 +697,7 @@ class PollerGroup:
                     poll_interval=poll_interval,
                     retry_delay=retry_delay,
                     checkpoint=checkpoints.get(_checkpoint_key(mapping)),
+                    chaos=chaos_of,
                 )
                 self.pollers.append(poller)
 
@@ -592,6 +736,11 @@ class PollerGroup:
     ) -> None:
         self.stop()
 
+    def set_chaos(self, settings: ChaosSettings) -> None:
+        """Redeliver and delay as ``settings`` say from now on (deliveries held back stay held)."""
+        for poller in self.pollers:
+            poller.chaos.settings = settings
+
     def checkpoints(self) -> dict[str, str]:
         """Stream checkpoints by mapping, to persist and pass to the next run's group."""
         return {
@@ -604,15 +753,16 @@ class PollerGroup:
         """Return once every mapped queue is empty and every stream is caught up; else TimeoutError.
 
         Idle means: after a moment T, every poller has completed a poll that started after T and
-        found nothing, no poller did work after T (a handler may have fed another source), and every
-        polled queue has no visible, in-flight or delayed message. Failed messages waiting for their
-        visibility timeout or their move to the DLQ therefore keep the group busy, as they should.
+        found nothing, no poller did work after T (a handler may have fed another source) or holds a
+        delivery back (chaos delays), and every polled queue has no visible, in-flight or delayed
+        message. Failed messages waiting for their visibility timeout or their move to the DLQ, and
+        chaos's duplicates, therefore keep the group busy, as they should.
         """
         deadline = time.monotonic() + timeout
         while True:
             round_start = time.monotonic()
             self._wait_for_idle_polls(round_start, deadline)
-            busy = [p.name for p in self.pollers if p.last_work_at >= round_start]
+            busy = [p.name for p in self.pollers if p.last_work_at >= round_start or p.pending]
             if not busy and self._queues_empty():
                 return
             if time.monotonic() >= deadline:

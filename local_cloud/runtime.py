@@ -10,7 +10,9 @@ import logging
 import os
 import secrets
 import threading
+import time
 import warnings
+from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 from types import TracebackType
 from typing import Any
@@ -20,6 +22,7 @@ from werkzeug.serving import BaseWSGIServer, make_server
 from infra.grants import DeployedNames, function_environment, function_grants
 from infra.resources import BASE_PATH, SPEC, TUNABLES, Function, ServiceSpec
 from local_cloud.aws import LocalAws
+from local_cloud.chaos import ChaosSettings, report
 from local_cloud.gateway import CognitoVerifier, LocalGateway, auth_rate_limit_from
 from local_cloud.iam import statements
 from local_cloud.lambda_runtime import FunctionProcess, runtime_environment
@@ -42,13 +45,20 @@ class LocalCloud:
         endpoint_url: str | None = None,
         data_dir: str | Path | None = None,
         start_pollers: bool = True,
+        chaos: ChaosSettings | str | None = None,
     ) -> None:
+        """``chaos``: AWS-like faults, redeliveries, index lag and delays (``local_cloud.chaos``), as
+        settings or ``LOCAL_CHAOS`` text; None reads ``LOCAL_CHAOS`` from the environment (unset: none).
+        Raises ValueError for settings it cannot read."""
         self.spec = spec
         self.host = host
         self.port = port
         self.data_dir = Path(data_dir) if data_dir else None
         self.start_pollers = start_pollers
-        self.aws = LocalAws(endpoint_url)
+        self.chaos = ChaosSettings.coerce(chaos)
+        if self.chaos.index_lag_ms and endpoint_url is not None:
+            logger.warning("index_lag_ms needs the embedded moto; %s keeps its own consistency", endpoint_url)
+        self.aws = LocalAws(endpoint_url, index_lag_ms=self.chaos.index_lag_ms)
         self.provisioned: Provisioned | None = None
         self.gateway: LocalGateway | None = None
         self.pollers: Any = None
@@ -58,6 +68,9 @@ class LocalCloud:
         self.functions: dict[str, FunctionProcess] = {}
         """Each function's execution environment, by function name."""
         self._settings = {name: os.environ[name] for name in TUNABLES if name in os.environ}
+        # Locally the indexes lag only under LOCAL_CHAOS (index_lag_ms, far below a second): a follow's
+        # catch-up need not wait the 30 s it waits on AWS.
+        self._settings.setdefault("CATCH_UP_DELAY_SECONDS", "1")
         self._secrets: dict[str, str] = {}
         self._saved_environ: dict[str, str] | None = None
 
@@ -103,7 +116,12 @@ class LocalCloud:
 
             checkpoints = self._persistence.checkpoints if self._persistence is not None else None
             self.pollers = PollerGroup.for_spec(
-                self.spec, self.aws, self.provisioned, checkpoints=checkpoints, handlers=self.functions
+                self.spec,
+                self.aws,
+                self.provisioned,
+                checkpoints=checkpoints,
+                handlers=self.functions,
+                chaos=self.chaos,
             )
             self.pollers.start()
             if self._persistence is not None:
@@ -146,8 +164,12 @@ class LocalCloud:
                 [dataclasses.asdict(statement) for statement in found],
                 region=self.aws.region,
                 settings_model=function.settings_model,
+                chaos=self._function_chaos(),
             )
             self.functions[function.name] = process.start()
+
+    def _function_chaos(self) -> str | None:
+        return self.chaos.text() if self.chaos.active else None
 
     def configure(self, **settings: int | str | None) -> None:
         """Change tunables (``TUNABLES``; None restores the default) as a deployment would, and recycle
@@ -163,6 +185,32 @@ class LocalCloud:
         for function in self.spec.functions:
             if set(settings) & set(function.settings):
                 self.functions[function.name].restart(self.function_environment(function))
+
+    # -- chaos -------------------------------------------------------------------------------------
+    def set_chaos(self, chaos: ChaosSettings | str) -> None:
+        """Inject ``chaos`` from now on (``ChaosSettings()`` or "" for none): the functions' execution
+        environments are recycled (their next invocation starts with the new fault injector), the
+        pollers and the index lag change at once. Counts so far are kept."""
+        settings = ChaosSettings.coerce(chaos)
+        self.chaos = settings
+        # Side by side: recycling waits for each process to exit.
+        with ThreadPoolExecutor(max_workers=max(1, len(self.functions))) as pool:
+            list(pool.map(lambda p: p.set_chaos(self._function_chaos()), self.functions.values()))
+        if self.pollers is not None:
+            self.pollers.set_chaos(settings)
+        if self.aws.embedded:
+            self.aws.index_lag(settings.index_lag_ms)
+
+    def chaos_report(self) -> dict[str, int]:
+        """What chaos injected since the start, summed over the functions, the pollers and moto:
+        ``local_cloud.chaos.REPORT_KEYS`` (faults by kind, redeliveries, delayed deliveries, items
+        hidden by the index lag, the functions' SDK retries and the calls that gave up)."""
+        parts: list[dict[str, int]] = [process.chaos_counts() for process in self.functions.values()]
+        if self.pollers is not None:
+            parts.append(self.pollers.chaos_counts.snapshot())
+        if self.aws.embedded and self._server is not None:
+            parts.append({"index_lag_hidden": int(self.aws.index_lag()["hidden"])})
+        return report(parts)
 
     def grant_usage(self) -> dict[str, dict[str, Any]]:
         """Per function: the grants that allowed at least one call and the calls the guard refused."""
@@ -180,8 +228,20 @@ class LocalCloud:
         return path.read_text().strip()
 
     def wait_idle(self, timeout: float = 10.0) -> bool:
-        """Block until every queue is empty and every stream is consumed (end-to-end tests use this)."""
-        return True if self.pollers is None else bool(self.pollers.wait_idle(timeout))
+        """Block until every queue is empty and every stream is consumed (end-to-end tests use this):
+        with chaos, also every held-back or duplicate delivery made, and every write visible to the
+        lagged indexes. False if that takes longer than ``timeout`` seconds."""
+        deadline = time.monotonic() + timeout
+        if self.pollers is not None and not self.pollers.wait_idle(timeout):
+            return False
+        if self.aws.embedded and self.chaos.index_lag_ms:
+            # Index propagation feeds no stream or queue: once the pollers are idle nothing new is
+            # written, and waiting out the lag of the last write is enough.
+            remaining = float(self.aws.index_lag()["remaining_ms"]) / 1000
+            if remaining > deadline - time.monotonic():
+                return False
+            time.sleep(remaining)
+        return True
 
     def stop(self) -> None:
         if self._server is not None:

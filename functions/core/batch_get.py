@@ -16,6 +16,7 @@ from typing import Any
 from pynamodb.models import Model
 
 from functions.core.concurrency import chunked, run_all
+from functions.core.errors import RetriesExhausted
 from functions.core.retry import Backoff
 from functions.core.retry import client as shared_client
 
@@ -25,7 +26,7 @@ MAX_KEYS = 100
 _DEFAULT_BACKOFF = Backoff()
 
 
-class UnprocessedKeysError(RuntimeError):
+class UnprocessedKeysError(RetriesExhausted):
     """BatchGetItem still returned UnprocessedKeys after every retry (sustained throttling)."""
 
 

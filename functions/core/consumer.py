@@ -12,12 +12,19 @@ A consumer is a record parser and a record handler; ``batch_consumer`` owns ever
 - optional idempotency: the handler runs at most once per record id (the stream ``eventID``, the SQS
   ``messageId``), through Powertools idempotency on the table named by IDEMPOTENCY_TABLE_NAME, built on
   first use. A repeat returns the stored result without running the handler; a failure removes the
-  in-progress marker so the redelivery runs it again. Costs 1 PutItem + 1 UpdateItem per record.
+  in-progress marker so the redelivery runs it again. Costs 1 PutItem + 1 UpdateItem per record;
+- replays: a stream consumer also takes SQS messages whose body is one stream record as the stream
+  delivered it (its replay queue, filled by ``stream-rescue`` with records that exhausted the stream
+  mapping's retries). Each body goes through the same envelope, skip, parser and idempotency as a stream
+  record, keyed by the record's own ``eventID``: a replay of a record the stream already applied, a
+  replay sent twice or one redriven from the DLQ under a new messageId applies once. Failures are
+  reported by messageId, as SQS expects.
 """
 
 from __future__ import annotations
 
 import functools
+import json
 from collections.abc import Callable, Mapping
 from typing import Any, ClassVar, Generic, Literal, TypeVar
 
@@ -61,6 +68,8 @@ class Envelope(BaseModel):
     event_type: ClassVar[EventType]
     record_id: ClassVar[str]
     """The field that identifies a delivery: the idempotency key."""
+    replayable: ClassVar[bool] = False
+    """Whether records of this kind also arrive as SQS messages whose body is the record (a replay)."""
 
 
 class QueueMessage(Envelope):
@@ -96,6 +105,7 @@ class StreamRecord(Envelope):
 
     event_type = EventType.DynamoDBStreams
     record_id = "eventID"
+    replayable = True
 
     event_id: str = Field(alias="eventID")
     event_name: Literal["INSERT", "MODIFY", "REMOVE"] = Field(alias="eventName")
@@ -155,7 +165,7 @@ def batch_consumer(
     idempotent: bool = False,
 ) -> LambdaHandler:
     """The Lambda handler of a consumer of ``envelope`` records (``QueueMessage``: an SQS queue,
-    ``StreamRecord``: a DynamoDB stream).
+    ``StreamRecord``: a DynamoDB stream, and its replay queue, whose bodies are stream records).
 
     Per record: the envelope is validated, ``skip(envelope)`` records are done at once, then
     ``record_handler(parse(envelope))`` runs (an exception in either fails this record only), at most
@@ -164,8 +174,7 @@ def batch_consumer(
     """
     once = _Once(record_handler, envelope.record_id) if idempotent else None
 
-    def handle(record: SQSRecord | DynamoDBRecord) -> Result:
-        raw = record.raw_event
+    def apply(raw: dict[str, Any]) -> Result:
         parsed = envelope.model_validate(raw)
         if skip is not None and skip(parsed):
             return None
@@ -174,15 +183,41 @@ def batch_consumer(
         logger.debug("record processed", extra={"record_id": raw.get(envelope.record_id), "result": result})
         return result
 
+    def handle(record: SQSRecord | DynamoDBRecord) -> Result:
+        return apply(record.raw_event)
+
+    def handle_replay(record: SQSRecord) -> Result:
+        raw = json.loads(record.body)  # the record as the stream delivered it; not an object: fails alone
+        if not isinstance(raw, dict):
+            raise ValueError(f"message {record.message_id} does not hold one {envelope.__name__}")
+        logger.info(
+            "replayed record",
+            extra={"message_id": record.message_id, "record_id": raw.get(envelope.record_id)},
+        )
+        return apply(raw)
+
     @logger.inject_lambda_context
     @tracer.capture_lambda_handler
     @metrics.log_metrics
     def lambda_handler(event: dict[str, Any], context: LambdaContext) -> dict[str, Any]:
         if once is not None:
             once.register(context)
-        processor = BatchProcessor(event_type=envelope.event_type)  # per invocation: it holds this batch
+        replays = envelope.replayable and _from_queue(event)
+        # Per invocation: the processor holds this batch. Lambda never mixes sources in one event.
+        processor = BatchProcessor(event_type=EventType.SQS if replays else envelope.event_type)
         return dict(
-            process_partial_response(event=event, record_handler=handle, processor=processor, context=context)
+            process_partial_response(
+                event=event,
+                record_handler=handle_replay if replays else handle,
+                processor=processor,
+                context=context,
+            )
         )
 
     return lambda_handler
+
+
+def _from_queue(event: Mapping[str, Any]) -> bool:
+    """Whether the event's records come from an SQS queue (a replay queue, for a stream consumer)."""
+    records = event.get("Records") or []
+    return bool(records) and isinstance(records[0], dict) and records[0].get("eventSource") == "aws:sqs"

@@ -12,6 +12,8 @@ from typing import Any
 class DomainError(Exception):
     status: int = 400
     code: str = "bad_request"
+    retry_after_seconds: int | None = None
+    """Seconds for the response's ``Retry-After`` header (429 and 503 carry one)."""
 
     def __init__(self, message: str, *, details: list[dict[str, Any]] | None = None) -> None:
         super().__init__(message)
@@ -79,6 +81,25 @@ class Busy(RateLimited):
     """An item took too many concurrent changes to apply this one (conflicts outlasted the retries)."""
 
     code = "busy"
+
+
+class Unavailable(DomainError):
+    """A dependency (DynamoDB, SQS, Cognito) still throttled or failed after every retry: 503 with
+    Retry-After. Nothing was wrong with the request; the client may send it again later."""
+
+    status, code = 503, "service_unavailable"
+
+    def __init__(
+        self, message: str = "The service is busy; try again shortly.", *, retry_after_seconds: int = 1
+    ) -> None:
+        super().__init__(message)
+        self.retry_after_seconds = max(1, retry_after_seconds)
+
+
+class RetriesExhausted(RuntimeError):
+    """Base of the errors saying a dependency still left part of the work undone after every retry
+    (a batch call's unprocessed keys or items under sustained throttling). A consumer's record fails
+    and is redelivered; the API answers 503 like for any dependency that is unavailable."""
 
 
 class UnsupportedMediaType(DomainError):

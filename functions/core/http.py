@@ -23,7 +23,7 @@ from aws_lambda_powertools.logging import correlation_paths
 from aws_lambda_powertools.utilities.typing import LambdaContext
 from pydantic import BaseModel, Field
 
-from functions.core.errors import BadRequest, DomainError, RateLimited, UnsupportedMediaType
+from functions.core.errors import BadRequest, DomainError, RetriesExhausted, Unavailable, UnsupportedMediaType
 from functions.core.observability import logger, metrics, tracer
 
 if TYPE_CHECKING:
@@ -234,8 +234,7 @@ def build_app(*routers: Router) -> APIGatewayRestResolver:
 
     @app.exception_handler(DomainError)
     def _domain_error(exc: DomainError) -> Response:
-        headers = {"Retry-After": str(exc.retry_after_seconds)} if isinstance(exc, RateLimited) else None
-        return error_response(exc.status, exc.code, exc.message, exc.details, headers)
+        return _domain_response(exc)
 
     @app.exception_handler(RequestValidationError)
     def _invalid_request(exc: RequestValidationError) -> Response:
@@ -252,10 +251,77 @@ def build_app(*routers: Router) -> APIGatewayRestResolver:
 
     @app.exception_handler(Exception)
     def _unexpected(exc: Exception) -> Response:
+        if dependency_unavailable(exc):
+            # AWS's own "try again": the request was fine, a dependency was not (after the SDK's
+            # retries). 503 with Retry-After, as the contract says, never a 500.
+            logger.warning("dependency unavailable after retries", exc_info=exc)
+            return _domain_response(Unavailable())
         logger.exception("unhandled error")
         return error_response(HTTPStatus.INTERNAL_SERVER_ERROR, "internal_error", "Something went wrong.")
 
     return app
+
+
+def _domain_response(exc: DomainError) -> Response:
+    retry_after = exc.retry_after_seconds
+    headers = {"Retry-After": str(retry_after)} if retry_after is not None else None
+    return error_response(exc.status, exc.code, exc.message, exc.details, headers)
+
+
+UNAVAILABLE_CODES = frozenset(
+    {
+        # botocore's throttling codes (botocore.retries.standard), what DynamoDB, SQS and Cognito send
+        # when they refuse for capacity: retried by the SDK, and still there when the retries ran out.
+        "Throttling",
+        "ThrottlingException",
+        "ThrottledException",
+        "RequestThrottledException",
+        "TooManyRequestsException",
+        "ProvisionedThroughputExceededException",
+        "TransactionInProgressException",
+        "RequestLimitExceeded",
+        "BandwidthLimitExceeded",
+        "LimitExceededException",
+        "RequestThrottled",
+        "SlowDown",
+        "PriorRequestNotComplete",
+        # The services' own failures (HTTP 500 and 503).
+        "InternalServerError",
+        "InternalFailure",
+        "InternalError",
+        "InternalErrorException",
+        "ServiceUnavailable",
+        "ServiceUnavailableException",
+    }
+)
+"""AWS error codes that mean "the dependency is unavailable, try again later", not "the request or the
+code is wrong"."""
+
+
+def dependency_unavailable(exc: BaseException) -> bool:
+    """Whether ``exc`` (or what caused it: PynamoDB's and Powertools' errors wrap botocore's) is an AWS
+    dependency refusing or failing after the SDK's retries: a throttling or 5xx error code, an HTTP
+    status of 500 or more, a connection failure, or a ``RetriesExhausted`` (work a batch call still
+    left undone after its own retries). Decided by error codes and types, never by message text."""
+    from botocore.exceptions import ClientError, HTTPClientError
+    from botocore.exceptions import ConnectionError as BotocoreConnectionError
+    from pynamodb.exceptions import PynamoDBException
+
+    seen: set[int] = set()
+    current: BaseException | None = exc
+    while current is not None and id(current) not in seen:
+        seen.add(id(current))
+        if isinstance(current, ClientError):
+            status = current.response.get("ResponseMetadata", {}).get("HTTPStatusCode")
+            if current.response.get("Error", {}).get("Code") in UNAVAILABLE_CODES:
+                return True
+            if isinstance(status, int) and status >= 500:
+                return True
+        if isinstance(current, BotocoreConnectionError | HTTPClientError | RetriesExhausted):
+            return True
+        cause = current.cause if isinstance(current, PynamoDBException) else None
+        current = cause or current.__cause__ or current.__context__
+    return False
 
 
 SECURITY_HEADERS = {"X-Content-Type-Options": "nosniff"}

@@ -10,7 +10,8 @@ message text:
   are mapped back through that wire order;
 - a transaction that only lost a race (``TransactionConflict``) or was throttled changed nothing: it is
   rebuilt and tried again with capped exponential backoff and full jitter; one that still loses after
-  the last attempt is ``Busy`` (429 with Retry-After), never a 500;
+  the last attempt is ``Busy`` (429 with Retry-After), one still throttled is ``Unavailable`` (503
+  with Retry-After), never a 500;
 - any other cancellation reason (a validation error: a bug) is raised as it is.
 
 Writes go through one PynamoDB ``Connection`` (one botocore client) per execution environment: a fresh
@@ -31,12 +32,13 @@ from pynamodb.models import Model
 from pynamodb.transactions import TransactWrite
 
 from functions.core.config import region
-from functions.core.errors import Busy
+from functions.core.errors import Busy, Unavailable
 from functions.core.observability import logger
 from functions.core.retry import Backoff
 
 CONDITION_FAILED = "ConditionalCheckFailed"
-_RETRIED = frozenset({"TransactionConflict", "ThrottlingError", "ProvisionedThroughputExceeded"})
+_THROTTLED = frozenset({"ThrottlingError", "ProvisionedThroughputExceeded"})
+_RETRIED = frozenset({"TransactionConflict"}) | _THROTTLED
 _NO_REASON = frozenset({"", "None"})
 _WIRE_ORDER = ("condition", "delete", "put", "update")
 DEFAULT_BACKOFF = Backoff(attempts=5, base_seconds=0.02, cap_seconds=0.32)
@@ -95,7 +97,8 @@ def transact(build: Callable[[Transaction], None], *, backoff: Backoff = DEFAULT
     """Build and commit a transaction; return the labels of the items whose condition failed.
 
     Calls: 1 TransactWriteItems, plus 1 per retry after a conflict or throttling (at most
-    ``backoff.attempts`` in all). Raises Busy when every attempt lost a race.
+    ``backoff.attempts`` in all). Raises Busy when every attempt lost a race, Unavailable when the last
+    one was throttled.
     """
     for attempt in range(backoff.attempts):
         tx = Transaction()
@@ -111,6 +114,10 @@ def transact(build: Callable[[Transaction], None], *, backoff: Backoff = DEFAULT
             raise RuntimeError(f"transaction cancelled: {unexpected}")
         if attempt + 1 < backoff.attempts:
             backoff.pause(attempt)
+    if failed and all(code in _THROTTLED for code in failed.values()):
+        # DynamoDB refused it for capacity, not for a race: the dependency is unavailable (503).
+        logger.warning("transaction still throttled after retries", extra={"attempts": backoff.attempts})
+        raise Unavailable(retry_after_seconds=1)
     logger.warning("transaction still conflicting after retries", extra={"attempts": backoff.attempts})
     raise Busy("Too many changes to the same item at once; try again.", retry_after_seconds=1)
 

@@ -26,6 +26,7 @@ from ulid import ULID
 
 from functions.core.concurrency import chunked
 from functions.core.config import env
+from functions.core.errors import RetriesExhausted
 from functions.core.retry import Backoff
 from functions.core.retry import client as shared_client
 from functions.core.transactions import is_condition_failure
@@ -51,7 +52,7 @@ older than this as possibly gone: below the TTL horizon it merges from the follo
 _TRANSACTION_RETRIES = frozenset({"TransactionConflict", "ThrottlingError", "ProvisionedThroughputExceeded"})
 
 
-class UnprocessedItemsError(RuntimeError):
+class UnprocessedItemsError(RetriesExhausted):
     """BatchWriteItem still returned UnprocessedItems after every retry; the caller's record must fail."""
 
     def __init__(self, remaining: int) -> None:

@@ -10,6 +10,7 @@ from aws_cdk import aws_sqs as sqs
 from constructs import Construct
 
 from infra.constructs.nag import acknowledge
+from infra.grants import replay_routes
 from infra.resources import EventSourceMapping, ServiceSpec
 
 
@@ -49,11 +50,37 @@ def _check(spec: ServiceSpec, mapping: EventSourceMapping) -> None:
             raise ValueError(f"{where}: the table has no stream in the SPEC")
         if mapping.on_failure is None:
             raise ValueError(f"{where}: a stream consumer needs an on_failure queue")
+        if mapping.replay is not None:
+            _check_replay(spec, mapping, where)
+    elif mapping.replay is not None:
+        raise ValueError(f"{where}: only a stream mapping has records to replay")
     elif (
         spec.queue(mapping.source).visibility_timeout_seconds
         < spec.function(mapping.function).timeout_seconds
     ):
         raise ValueError(f"{where}: the queue's visibility timeout is below the function timeout")
+
+
+def _check_replay(spec: ServiceSpec, mapping: EventSourceMapping, where: str) -> None:
+    """A replay queue must reach the mapping's function, and some function must fill it from the
+    on-failure queue: otherwise exhausted records would wait there for nothing."""
+    spec.queue(mapping.replay or "")
+    consumers = {m.function for m in spec.mappings if m.kind == "queue" and m.source == mapping.replay}
+    if consumers != {mapping.function}:
+        raise ValueError(
+            f"{where}: replay queue {mapping.replay} must be consumed by {mapping.function} only"
+        )
+    rescuers = [
+        fn.name
+        for fn in spec.functions
+        if mapping in replay_routes(spec, fn)
+        and any(
+            m.kind == "queue" and m.source == mapping.on_failure and m.function == fn.name
+            for m in spec.mappings
+        )
+    ]
+    if not rescuers:
+        raise ValueError(f"{where}: no function reads {mapping.on_failure} and fills {mapping.replay}")
 
 
 def _window(mapping: EventSourceMapping) -> Duration | None:

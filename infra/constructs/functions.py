@@ -20,7 +20,7 @@ from constructs import Construct
 
 from infra.constructs.auth import Auth
 from infra.constructs.nag import acknowledge, tag_spec_id
-from infra.grants import DeployedNames, ResourceRef, function_environment, function_grants
+from infra.grants import DeployedNames, ResourceRef, function_environment, function_grants, named_functions
 from infra.resources import Function, ServiceSpec
 
 RUNTIME = lambda_.Runtime.PYTHON_3_13
@@ -120,7 +120,18 @@ class Functions(Construct):
             description="Pinned dependencies of requirements.txt (manylinux2014 aarch64, CPython 3.13)",
             removal_policy=removal_policy,
         )
-        self.functions: dict[str, lambda_.Function] = {fn.name: self._function(fn) for fn in spec.functions}
+        self.functions: dict[str, lambda_.Function] = {}
+        # A function whose environment names other functions (the replay routes) comes after them.
+        pending = list(spec.functions)
+        while pending:
+            ready = [fn for fn in pending if named_functions(spec, fn) <= self.functions.keys()]
+            if not ready:
+                raise ValueError(
+                    f"functions name each other in their environments: {[f.name for f in pending]}"
+                )
+            for fn in ready:
+                self.functions[fn.name] = self._function(fn)
+                pending.remove(fn)
 
     def _function(self, spec: Function) -> lambda_.Function:
         scope = Construct(self, spec.name)
@@ -169,6 +180,7 @@ class Functions(Construct):
         names = DeployedNames(
             tables={logical_id: table.table_name for logical_id, table in res.tables.items()},
             queues={logical_id: queue.queue_url for logical_id, queue in res.queues.items()},
+            functions={name: fn.function_name for name, fn in self.functions.items()},
             buckets={logical_id: bucket.bucket_name for logical_id, bucket in res.buckets.items()},
             secrets={logical_id: secret.secret_arn for logical_id, secret in res.secrets.items()},
             user_pool_id=res.auth.user_pool.user_pool_id,
@@ -188,6 +200,11 @@ class Functions(Construct):
         res = self._resources
         if ref.kind == "table":
             arn = res.tables[ref.logical_id].table_arn
+        elif ref.kind == "stream":
+            stream_arn = res.tables[ref.logical_id].table_stream_arn
+            if stream_arn is None:
+                raise ValueError(f"table {ref.logical_id} has no stream")
+            arn = stream_arn  # the current stream's exact ARN, not table/*/stream/*
         elif ref.kind == "queue":
             arn = res.queues[ref.logical_id].queue_arn
         elif ref.kind == "bucket":
@@ -200,7 +217,7 @@ class Functions(Construct):
 
     def _grant(self, spec: Function, fn: lambda_.Function) -> None:
         """One statement per declared grant (``infra/grants.py``, the same list the local IAM guard
-        enforces): actions on one table, index, queue, bucket's objects, secret or the user pool."""
+        enforces): actions on one table, index, stream, queue, bucket's objects, secret or the user pool."""
         stack = Stack.of(self)
         for grant in function_grants(self._spec, spec):
             fn.add_to_role_policy(

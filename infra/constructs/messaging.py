@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from aws_cdk import Duration, RemovalPolicy
+from aws_cdk import CfnOutput, Duration, RemovalPolicy, Stack
 from aws_cdk import aws_sqs as sqs
 from constructs import Construct
 
@@ -11,7 +11,8 @@ from infra.resources import Queue
 
 
 class Messaging(Construct):
-    """Queues with SSE, SSL-only access and a redrive policy to their DLQ."""
+    """Queues with SSE, SSL-only access and a redrive policy to their DLQ; each queue's URL is a stack
+    output (``Queue.url_output``) for the operators' scripts."""
 
     def __init__(
         self, scope: Construct, construct_id: str, *, queues: tuple[Queue, ...], removal_policy: RemovalPolicy
@@ -42,3 +43,11 @@ class Messaging(Construct):
             tag_spec_id(queue, spec.logical_id)
             self.queues[spec.dlq_logical_id] = dlq
             self.queues[spec.logical_id] = queue
+            # At the stack's top level, so the output's name is exactly ``url_output``; the DLQ is found
+            # from the queue's RedrivePolicy.
+            CfnOutput(
+                Stack.of(self),
+                spec.url_output,
+                value=queue.queue_url,
+                description=f"URL of the {spec.logical_id} queue (make redrive / make replay)",
+            )

@@ -28,8 +28,13 @@ pytestmark = pytest.mark.e2e
 QUEUED_AUDIENCE = 101
 """Active followers above the dispatcher's inline limit (100): the entries go through the queue."""
 
+_REPLAY = "tests/e2e/test_stream_replay.py (records failed past the stream retries; same guard)"
 COVERED_ELSEWHERE = {
     ("users-api", "cognito:AdminDeleteUser"): "tests/integration/test_sign_up_consistency.py (roll-back)",
+    ("stream-rescue", "tweets/stream:read"): _REPLAY,
+    ("stream-rescue", "follows/stream:read"): _REPLAY,
+    ("stream-rescue", "fanout-dispatcher-replay:send"): _REPLAY,
+    ("stream-rescue", "tweets-cleanup-replay:send"): _REPLAY,
 }
 """Grants used only on a failure path the tour cannot cause over HTTP; the named test runs that path
 with the same guard."""

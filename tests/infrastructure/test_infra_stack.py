@@ -139,7 +139,7 @@ def test_each_function_is_granted_only_its_own_resources(template: dict[str, Any
     streams = {m.source for m in SPEC.mappings if m.function == function.name and m.kind == "stream"}
     queues = {m.source for m in SPEC.mappings if m.function == function.name and m.kind == "queue"}
     tables = {access.table for access in function.tables}
-    expected = {*tables, *function.sends_to, *function.buckets, *function.secrets}
+    expected = {*tables, *function.streams, *function.sends_to, *function.buckets, *function.secrets}
     assert named == expected | failure_queues | streams | queues
     writes = {"dynamodb:PutItem", "dynamodb:UpdateItem", "dynamodb:DeleteItem", "dynamodb:BatchWriteItem"}
     writable = {access.table for access in function.tables if access.write}

@@ -68,5 +68,5 @@ def test_configured_tunables_reach_the_functions_that_read_them(fn: Function) ->
 
 def test_a_function_sees_no_table_it_is_not_granted() -> None:
     env = environment(SPEC.function("fanout-worker"))
-    assert "TWEETS_TABLE_NAME" not in env and "USERS_TABLE_NAME" not in env
+    assert "USERS_TABLE_NAME" not in env and "ENGAGEMENTS_TABLE_NAME" not in env
     assert env["TIMELINES_TABLE_NAME"] == "physical-timelines"

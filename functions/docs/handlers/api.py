@@ -89,6 +89,7 @@ _ERROR_STATUSES = {
     "413": "Body larger than 10 MB",
     "422": "Well-formed input that breaks a rule (details name the fields)",
     "429": "Rate limit hit; see the Retry-After header (seconds)",
+    "503": "A dependency is unavailable after retries (code service_unavailable); see the Retry-After header",
 }
 
 

@@ -5,7 +5,8 @@ dropped at read time); this consumer then deletes its engagement items and retwe
 retweets off the retweeters' tweet_count. Every step is conditional, so a redelivered record changes
 nothing (no idempotency record is needed). Failed records are reported individually
 (``batchItemFailures``); the mapping in ``infra/resources.py`` retries, bisects and finally sends them to
-the ``stream-failures`` queue.
+the ``stream-failures`` queue, from which ``stream-rescue`` brings the records back through
+``tweets-cleanup-replay`` (an event source of this function too: same handler, same conditions).
 """
 
 from __future__ import annotations
