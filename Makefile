@@ -32,8 +32,10 @@ test: install
 	$(BIN)/python -m pytest
 
 ## make test-vanilla: integration, end-to-end and local-cloud tests on moto without the local speed-ups
+## (the chaos convergence run and the stateful model run once, in make test: minutes each on vanilla moto)
 test-vanilla: install
-	LOCAL_CLOUD_MOTO_SPEEDUPS=off $(BIN)/python -m pytest tests/e2e tests/integration tests/local_cloud
+	LOCAL_CLOUD_MOTO_SPEEDUPS=off $(BIN)/python -m pytest tests/e2e tests/integration tests/local_cloud \
+		--ignore=tests/e2e/test_convergence.py --ignore=tests/integration/test_timeline_model.py
 
 lint: install
 	$(BIN)/ruff check .

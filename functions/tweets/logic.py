@@ -66,7 +66,9 @@ class TweetService:
 
     # ---- tweets -------------------------------------------------------------------------------------
     def post(self, caller: str, request: TweetCreate) -> Tweet:
-        """1 TransactWriteItems, then 1 GetItem (the caller's profile, for the author summary)."""
+        """1 GetItem (the caller's profile, for the author summary), then 1 TransactWriteItems. The read
+        comes first so that nothing can fail after the tweet is written: a 503 means nothing was posted,
+        and a client's retry cannot post the tweet twice."""
         media_ids = self._media(caller, request.media_ids)
         if request.reply_to is not None and not is_tweet_id(request.reply_to):
             raise _unknown_parent()
@@ -83,6 +85,9 @@ class TweetService:
             media_ids=media_ids,
             reply_to=request.reply_to,
         )
+        author = self.repo.user(caller)
+        if author is None:
+            raise NotFound("No such user.")
         quota = charge(self.tweet_limit, caller, now)
         try:
             self.repo.post(record, quota)
@@ -95,9 +100,6 @@ class TweetService:
                 self.repo.post(record, quota)
             except TweetGone as again:
                 raise _unknown_parent() from again
-        author = self.repo.user(caller)
-        if author is None:
-            raise NotFound("No such user.")
         return to_tweet(record, author, liked=False, retweeted=False)
 
     def get(self, caller: str, tweet_id: str) -> Tweet:
