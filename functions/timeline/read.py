@@ -190,7 +190,7 @@ class HomeTimeline:
                         continue  # deleted, undone, or a second entry for the same original on this page
                     short = _short(tweet.tweet_id)
                     if short in shown:
-                        continue  # shown through a newer retweet on an earlier page of this session
+                        continue  # shown through a newer retweet on an earlier page (the cursor remembers it)
                     seen.add(tweet.tweet_id)
                     tweets.append(tweet)
                     if entry.is_retweet:

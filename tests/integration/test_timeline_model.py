@@ -12,7 +12,6 @@ tweet.
 
 from __future__ import annotations
 
-import dataclasses
 import itertools
 import os
 import random
@@ -36,9 +35,8 @@ from functions.timeline.models import FanoutMessage
 from functions.tweets.dal import TweetRecord
 from functions.tweets.models import TweetEntry
 from functions.users.dal import UserRecord
-from infra.resources import ENGAGEMENTS, FOLLOWS, TIMELINES, TWEETS, ServiceSpec
+from infra.resources import ENGAGEMENTS, FOLLOWS, TIMELINES, TWEETS
 from infra.resources import USERS as USERS_TABLE
-from local_cloud.provision import provision
 from tests.integration.test_timeline_races import (
     follow,
     post,
@@ -52,6 +50,7 @@ from tests.integration.test_timeline_races import (
     settings as timeline_settings,
 )
 from tests.support.fanout import RecordingQueue
+from tests.support.tables import private_copies
 
 _CLOUD: list[Any] = []
 
@@ -109,12 +108,8 @@ class HomeTimelines(RuleBasedStateMachine):
         # an example's choices and needs the same outcome: ids that vary would change which timelines a
         # hash samples for trimming, and with it what is pending).
         suffix = f"m{next(_EXAMPLES)}-{uuid.uuid4().hex[:6]}"
-        tables = tuple(
-            dataclasses.replace(t, logical_id=f"{t.logical_id}-{suffix}", stream=None)
-            for t in (TWEETS, ENGAGEMENTS, USERS_TABLE, FOLLOWS, TIMELINES)
-        )
-        spec = ServiceSpec(tables=tables, queues=(), buckets=(), functions=(), routes=(), mappings=())
-        os.environ.update(provision(spec, _CLOUD[0].aws).env)
+        tables = (TWEETS, ENGAGEMENTS, USERS_TABLE, FOLLOWS, TIMELINES)
+        os.environ.update(private_copies(_CLOUD[0].aws, tables, suffix))
         self.users = [f"u{i}" for i in range(USERS)]
         store = TimelineStore()
         for u in self.users:

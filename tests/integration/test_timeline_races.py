@@ -8,7 +8,6 @@ wrappers that answer from an older view of ``by_followee`` / ``by_author``, as a
 
 from __future__ import annotations
 
-import dataclasses
 import os
 import time
 import uuid
@@ -34,20 +33,15 @@ from functions.tweets.dal import TweetRecord, TweetRepository
 from functions.tweets.models import EntryPage, TweetPage
 from functions.tweets.reads import TweetReads
 from functions.users.dal import UserRecord, UserRepository
-from infra.resources import ENGAGEMENTS, FOLLOWS, TIMELINES, TWEETS, USERS, ServiceSpec
-from local_cloud.provision import provision
+from infra.resources import ENGAGEMENTS, FOLLOWS, TIMELINES, TWEETS, USERS
 from tests.support.fanout import RecordingQueue
+from tests.support.tables import private_copies
 
 
 @pytest.fixture(autouse=True)
 def private_tables(cloud: Any, monkeypatch: pytest.MonkeyPatch) -> Iterator[None]:
-    suffix = uuid.uuid4().hex[:8]
-    tables = tuple(
-        dataclasses.replace(t, logical_id=f"{t.logical_id}-{suffix}", stream=None)
-        for t in (TWEETS, ENGAGEMENTS, USERS, FOLLOWS, TIMELINES)
-    )
-    spec = ServiceSpec(tables=tables, queues=(), buckets=(), functions=(), routes=(), mappings=())
-    for var, name in provision(spec, cloud.aws).env.items():
+    tables = (TWEETS, ENGAGEMENTS, USERS, FOLLOWS, TIMELINES)
+    for var, name in private_copies(cloud.aws, tables, uuid.uuid4().hex[:8]).items():
         monkeypatch.setenv(var, name)
     monkeypatch.setenv("CURSOR_SIGNING_KEY", "race-test-key")
     yield

@@ -6,7 +6,6 @@ tables without streams, so the local cloud's pollers cannot do the consumer's wo
 
 from __future__ import annotations
 
-import dataclasses
 import os
 import time
 import uuid
@@ -27,10 +26,10 @@ from functions.core.rate_limits import TWEETS as _LIMIT
 from functions.tweets.dal import EngagementRecord, TweetRecord, TweetRepository
 from functions.tweets.handlers.cleanup import lambda_handler
 from functions.users.dal import UserRecord
-from infra.resources import ENGAGEMENTS, TWEETS, USERS, ServiceSpec
+from infra.resources import ENGAGEMENTS, TWEETS, USERS
 from local_cloud.lambda_runtime import LocalLambdaContext
-from local_cloud.provision import provision
 from tests.support.events import event
+from tests.support.tables import private_copies
 
 AUTHOR, BOB, CAROL = "author-0001", "retweeter-bob", "retweeter-carol"
 
@@ -38,13 +37,7 @@ AUTHOR, BOB, CAROL = "author-0001", "retweeter-bob", "retweeter-carol"
 @pytest.fixture
 def private_tables(cloud: Any, monkeypatch: pytest.MonkeyPatch) -> Iterator[None]:
     cloud.wait_idle(10)
-    suffix = uuid.uuid4().hex[:8]
-    tables = tuple(
-        dataclasses.replace(t, logical_id=f"{t.logical_id}-{suffix}", stream=None)
-        for t in (TWEETS, ENGAGEMENTS, USERS)
-    )
-    spec = ServiceSpec(tables=tables, queues=(), buckets=(), functions=(), routes=(), mappings=())
-    for var, name in provision(spec, cloud.aws).env.items():
+    for var, name in private_copies(cloud.aws, (TWEETS, ENGAGEMENTS, USERS), uuid.uuid4().hex[:8]).items():
         monkeypatch.setenv(var, name)
     yield
     monkeypatch.undo()
