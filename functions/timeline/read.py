@@ -4,9 +4,10 @@ A page is the newest entries strictly older than the cursor position (an entry i
 - the cached timeline (1 Query; on the first page the meta item comes back in the same call);
 - the reader's pull set (celebrities, and ex-celebrities whose old tweets were never pushed): 1 Query on
   by_author per account, in parallel;
-- below the floor (the cache may be incomplete there, e.g. trimmed), every followed account and the
-  reader: the following list, then 1 Query on by_author per account, in parallel. So paging never hits
-  a wall at TIMELINE_MAX_ITEMS.
+- below the floor (the cache may be incomplete there, e.g. trimmed), or once a paging session has read
+  TIMELINE_MAX_ITEMS entries from the cache: every followed account and the reader, a k-way merge whose
+  cursor keeps a ceiling per source (``functions/timeline/merge.py``), so a page asks only the accounts
+  that can reach it. So paging never hits a wall at TIMELINE_MAX_ITEMS.
 Each source returns at most n items older than the position; the merge only emits items at or above the
 highest "frontier" (the oldest item of a source that may have more), so nothing of any source can be
 skipped. Entries are de-duplicated by entry id across sources and by original tweet within a page, then
@@ -39,10 +40,11 @@ from functions.timeline.dal import (
     ulid_lower_bound,
 )
 from functions.timeline.fanout import CATCH_UP_WINDOW_SECONDS, trim_timeline
+from functions.timeline.merge import SourceMerge, valid_state
 from functions.timeline.models import KEPT, CatchUp, TimelineEntry, TimelineMeta, version_kind
 from functions.timeline.ports import Audience, TweetReader
 from functions.timeline.settings import TimelineSettings
-from functions.tweets.models import Tweet, TweetPage
+from functions.tweets.models import EntryPage, Tweet, TweetPage
 
 TOUCH_INTERVAL_SECONDS = 3600
 """last_seen is written at most once per hour per reader."""
@@ -79,6 +81,10 @@ class ReadReport:
     rebuilt: bool = False
     pull_queries: int = 0
     pulled_all: bool = False
+    cache_depth: int = 0
+    """Cache entries this paging session has passed, this page included (the cursor carries it)."""
+    trimmed: bool = False
+    """Whether the read found the cache over TIMELINE_MAX_ITEMS and trimmed it."""
     candidates: int = 0
     hydrated: int = 0
     dropped_unfollowed: int = 0
@@ -122,16 +128,24 @@ class HomeTimeline:
         state = decode_cursor(scope, cursor) or {}
         before: str | None = state.get("before")
         shown_before: list[str] = state.get("shown", [])
-        if (cursor is not None and not is_ulid(before)) or not _is_short_list(shown_before):
+        sources: dict[str, Any] | None = state.get("src")
+        depth: int = state.get("d", 0)
+        if (
+            (cursor is not None and not is_ulid(before))
+            or not _is_short_list(shown_before)
+            or (sources is not None and not valid_state(sources))
+            or not (isinstance(depth, int) and depth >= 0)
+        ):
             raise InvalidCursor("The cursor is invalid.")
         n = limit + 2
         report = ReadReport()
-        meta, entries, more = self._first_round(caller, before, n)
+        # A session that paged below the cache stays there: the merge of every source is complete.
+        meta, entries, more = self._first_round(caller, before, n, cache=sources is None)
         now = self.clock()
         if meta is None or not meta.active(now, self.settings().inactive_after_days):
             self.rebuild(caller)
             report.rebuilt = True
-            meta, entries, more = self._first_round(caller, before, n)
+            meta, entries, more = self._first_round(caller, before, n, cache=sources is None)
         meta = meta or TimelineMeta(user_id=caller)
         floor = meta.floor
         if (meta.last_seen or 0) < now - TTL_MARGIN_SECONDS:
@@ -148,6 +162,15 @@ class HomeTimeline:
                 following = self.audience.following(caller)
             return following
 
+        max_items = self.settings().timeline_max_items
+        merge: SourceMerge | None = None
+
+        def merged() -> SourceMerge:
+            nonlocal merge
+            if merge is None:
+                merge = SourceMerge([*followed(), caller], sources, self._fetch_authors)
+            return merge
+
         tweets: list[Tweet] = []
         seen: set[str] = set()
         shown = set(shown_before)
@@ -159,7 +182,14 @@ class HomeTimeline:
         has_more = False
         for _ in range(MAX_ROUNDS):
             report.rounds += 1
-            window = self._window(caller, meta, floor, entries, more, position, n, followed, report)
+            below = merge is not None or sources is not None or depth >= max_items
+            left = more or any(position is None or e.entry_id < position for e in entries)
+            if below and merge is None and depth >= max_items and left and not report.trimmed:
+                # The cache holds more than TIMELINE_MAX_ITEMS: a sampled trim has not come yet. The
+                # session serves no deeper from it (at most one page past the cap) and trims it now.
+                report.trimmed = True
+                pending.append(self._submit(lambda: trim_timeline(self.store, caller, max_items)))
+            window = self._window(meta, floor, entries, more, position, n, merged, below, report)
             candidates = window.candidates
             taken = 0
             # Hydrate only as many candidates as the page still has room for: the merge may offer
@@ -181,6 +211,7 @@ class HomeTimeline:
                     unfollowed_pulls = {a for a in meta.pulls if a != caller and a not in edges}
                 for entry, tweet in zip(chunk, shown_tweets, strict=True):
                     position = entry.entry_id
+                    depth += entry.entry_id in window.cached
                     if entry.author_id != caller and entry.author_id not in edges:
                         report.dropped_unfollowed += 1
                         if entry.entry_id in window.cached:
@@ -200,7 +231,8 @@ class HomeTimeline:
                 break
             if window.exhausted or not candidates:
                 break
-            _, entries, more = self.store.query_page(caller, position, n, with_meta=False)
+            if merge is None and depth < max_items:
+                _, entries, more = self.store.query_page(caller, position, n, with_meta=False)
         else:
             has_more = position != before  # out of rounds: more may follow; the next page will tell
         if stale or unfollowed_pulls:
@@ -211,7 +243,11 @@ class HomeTimeline:
         next_cursor = None
         if has_more and position:
             remembered = [*shown_before, *shown_now][-SHOWN_MAX:]
-            next_cursor = encode_cursor(scope, {"before": position, "shown": remembered})
+            state = {"before": position, "shown": remembered, "d": depth}
+            if merge is not None:
+                state["src"] = merge.state(position)
+            next_cursor = encode_cursor(scope, state)
+        report.cache_depth = depth
         return TweetPage(tweets=tweets, next_cursor=next_cursor, has_more=has_more), report
 
     # ---- lazy repairs -----------------------------------------------------------------------------
@@ -312,8 +348,10 @@ class HomeTimeline:
 
     # ---- helpers ----------------------------------------------------------------------------------
     def _first_round(
-        self, caller: str, before: str | None, n: int
+        self, caller: str, before: str | None, n: int, cache: bool = True
     ) -> tuple[TimelineMeta | None, list[TimelineEntry], bool]:
+        if not cache:
+            return self.store.get_meta(caller), [], False
         if before is None:
             return self.store.query_page(caller, None, n, with_meta=True)
         meta, (_, entries, more) = both(
@@ -325,14 +363,14 @@ class HomeTimeline:
 
     def _window(
         self,
-        caller: str,
         meta: TimelineMeta,
         floor: str,
         entries: list[TimelineEntry],
         more: bool,
         before: str | None,
         n: int,
-        followed: Callable[[], list[str]],
+        merger: Callable[[], SourceMerge],
+        below: bool,
         report: ReadReport,
     ) -> _Window:
         """Candidates older than ``before``, newest first, that are certain to be complete.
@@ -340,24 +378,28 @@ class HomeTimeline:
         ``floor`` is the global floor (or the TTL horizon, if higher). Sources: the cache above it; every
         account in the pull set; and every account whose own floor is above the cache's frontier (the
         cache lacks its entries below that floor). When the cache above the floor has fewer than n
-        entries, every followed account and the reader instead.
+        entries, or ``below`` (the session is past what the cache may serve), the k-way merge of every
+        followed account and the reader instead (``functions/timeline/merge.py``).
         """
-        sources: list[tuple[list[TimelineEntry], str | None]] = []
         above = [e for e in entries if e.entry_id > floor]
-        cached = {e.entry_id for e in above}
-        pull_all = bool(floor) and len(above) < n
-        if pull_all:
+        if below or (bool(floor) and len(above) < n):
             # Below the floor the cache may have holes: merge every followed account and the reader.
             report.pulled_all = True
-            authors = [*followed(), caller]
-        else:
-            frontier = entries[-1].entry_id if more and entries else (floor or None)
-            sources.append((above, frontier))
-            bottom = frontier or ""
-            pulled = set(meta.pulls) | {a for a, f in meta.floors.items() if f > floor and f > bottom}
-            authors = sorted(pulled - {caller})
+            merge = merger()
+            queries = merge.queries
+            candidates, exhausted = merge.window(before, n)
+            report.pull_queries += merge.queries - queries
+            report.candidates += len(candidates)
+            return _Window(candidates, exhausted=exhausted)
+        sources: list[tuple[list[TimelineEntry], str | None]] = []
+        cached = {e.entry_id for e in above}
+        frontier = entries[-1].entry_id if more and entries else (floor or None)
+        sources.append((above, frontier))
+        bottom = frontier or ""
+        pulled = set(meta.pulls) | {a for a, f in meta.floors.items() if f > floor and f > bottom}
+        authors = sorted(pulled - {meta.user_id})
         report.pull_queries += len(authors)
-        for page in run_all(self.executor, lambda a: self.tweets.by_author(a, before, n), authors):
+        for page in self._fetch_authors(authors, before, n):
             frontier = None if page.exhausted or not page.entries else page.entries[-1].entry_id
             sources.append((page.entries, frontier))
         bound = max((f for _, f in sources if f), default=None)
@@ -372,6 +414,10 @@ class HomeTimeline:
         )
         report.candidates += len(candidates)
         return _Window(candidates, exhausted=bound is None, cached=cached)
+
+    def _fetch_authors(self, authors: list[str], before: str | None, n: int) -> list[EntryPage]:
+        """The newest ``n`` entries older than ``before`` of each account: 1 Query each, in parallel."""
+        return run_all(self.executor, lambda a: self.tweets.by_author(a, before, n), authors)
 
     def _metas(self, user_ids: list[str], attributes: list[str]) -> dict[str, TimelineMeta]:
         found: dict[str, TimelineMeta] = {}

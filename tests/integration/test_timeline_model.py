@@ -37,20 +37,22 @@ from functions.tweets.models import TweetEntry
 from functions.users.dal import UserRecord
 from infra.resources import ENGAGEMENTS, FOLLOWS, TIMELINES, TWEETS
 from infra.resources import USERS as USERS_TABLE
-from tests.integration.test_timeline_races import (
+from tests.support.fanout import RecordingQueue
+from tests.support.tables import private_copies
+from tests.support.timeline_state import (
     follow,
     post,
-    private_tables,  # noqa: F401  (the autouse fixture: private tables without streams)
+    private_tables,
     read_side,
     shown,
     unfollow,
     write_side,
 )
-from tests.integration.test_timeline_races import (
+from tests.support.timeline_state import (
     settings as timeline_settings,
 )
-from tests.support.fanout import RecordingQueue
-from tests.support.tables import private_copies
+
+__all__ = ["private_tables"]  # the autouse fixture: private tables without streams
 
 _CLOUD: list[Any] = []
 
@@ -63,9 +65,10 @@ def _the_cloud(cloud: Any) -> Iterator[None]:
     _CLOUD.clear()
 
 
-USERS = 3
-THRESHOLD = 2
-"""With 3 users an account has at most 2 followers: accounts cross the threshold both ways."""
+USERS = 4
+THRESHOLD = 3
+"""With 4 users an account has at most 3 followers: accounts start pushed (2 followers each) and cross
+the threshold both ways."""
 _EXAMPLES = itertools.count()
 
 
@@ -130,10 +133,18 @@ class HomeTimelines(RuleBasedStateMachine):
         self.count: dict[str, int] = dict.fromkeys(self.users, 0)
 
     @initialize()
-    def everyone_follows_everyone(self) -> None:
-        """Start from a dense graph, so every unfollow can race the adds already queued."""
-        for a in range(USERS * (USERS - 1)):
-            self.follow(a)
+    def everyone_follows_two(self) -> None:
+        """Start from a graph where each account has two followers, one short of the threshold: posts
+        are pushed, so every unfollow can race the adds already queued, and one follow makes a
+        celebrity."""
+        for i, follower in enumerate(self.users):
+            for step in (1, 2):
+                followee = self.users[(i + step) % USERS]
+                seq = follow(follower, followee)
+                self._count(followee, +1)
+                self.seqs[(follower, followee)] = seq
+                self.oracle.follows.add((follower, followee))
+                self.fan.followed(follower, followee, seq)
         while self.pending:
             self.pending.pop(0).run()
 
@@ -162,11 +173,33 @@ class HomeTimelines(RuleBasedStateMachine):
         self.oracle.follows.discard((follower, followee))
         self._stream(f"f:{follower}:{followee}", lambda: self.fan.unfollowed(follower, followee, seq))
 
+    @precondition(lambda self: bool(self.oracle.follows))
+    @rule(pick=st.integers(0, 7))
+    def unfollow_ahead_of_the_queue(self, pick: int) -> None:
+        """An unfollow whose stream record is delivered at once, ahead of every queued message: the
+        orders where an add computed before it lands after its removal (or a mark after its prune)."""
+        self.unfollow(pick)
+        index = max(i for i, p in enumerate(self.pending) if p.key is not None)
+        if self._first_of_key(index):
+            self.pending.pop(index).run()
+
     @rule(a=st.integers(0, USERS - 1))
     def post(self, a: int) -> None:
         entry = post(self.users[a], at=self._tick())
         self.oracle.entries[entry.entry_id] = (entry.author_id, None)
         self._stream(f"t:{entry.entry_id}", lambda: self.fan.tweet_posted(entry))
+
+    @rule(a=st.integers(0, USERS - 1), pick=st.integers(0, 7))
+    def post_racing_an_unfollow(self, a: int, pick: int) -> None:
+        """A post whose audience is computed (its stream record delivered), then one of its followers
+        unfollows ahead of the queue: the adds already queued land after the removal (E1)."""
+        self.post(a)
+        self.pending.pop().run()
+        author = self.users[a]
+        followers = sorted(f for f, g in self.oracle.follows if g == author)
+        if followers:
+            pairs = sorted(self.oracle.follows)
+            self.unfollow_ahead_of_the_queue(pairs.index((followers[pick % len(followers)], author)))
 
     @precondition(lambda self: any(o is None for o in self.oracle.entries.values()))
     @rule(a=st.integers(0, USERS - 1), pick=st.integers(0, 10_000))
