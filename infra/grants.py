@@ -199,6 +199,8 @@ def function_environment(
     env |= {
         "POWERTOOLS_SERVICE_NAME": fn.name,
         "POWERTOOLS_METRICS_NAMESPACE": metrics_namespace,
+        # No response of any traced function or method goes to X-Ray (log-in responses hold tokens).
+        "POWERTOOLS_TRACER_CAPTURE_RESPONSE": "false",
         "LOG_LEVEL": "INFO",
         "STAGE": stage,
     }

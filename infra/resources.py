@@ -173,6 +173,10 @@ class EventSourceMapping:
     event_names: tuple[Literal["INSERT", "MODIFY", "REMOVE"], ...] = ()
     """Stream only: deliver just these events (Lambda event filtering; others are dropped, never
     invoking the function). Empty: every event."""
+    max_concurrency: int | None = None
+    """Queue only: the most concurrent invocations the mapping starts (SQS ScalingConfig, 2-1000), so a
+    backlog cannot take the account's concurrency from the API functions or flood a downstream. Streams
+    are bounded by their shards (one batch per shard at a time)."""
     replay: str | None = None
     """Stream only: logical id of the queue where ``stream-rescue`` puts the records of this mapping's
     exhausted batches, read back from the stream by the coordinates ``on_failure`` received (only the
@@ -294,6 +298,7 @@ TABLES: tuple[Table, ...] = (USERS, IDEMPOTENCY, RATE_LIMITS, TWEETS, FOLLOWS, E
 STREAM_FAILURES = Queue(
     logical_id="stream-failures",
     env_var="STREAM_FAILURES_QUEUE_URL",
+    visibility_timeout_seconds=360,  # 6 x stream-rescue's 60 s timeout
     # On-failure destination of every stream mapping: the coordinates (shard, sequence numbers) of
     # batches that exhausted their retries. stream-rescue reads those records back while the stream
     # still holds them (24 h) and puts them on their consumer's replay queue.
@@ -303,7 +308,7 @@ FANOUT = Queue(
     logical_id="fanout",
     env_var="FANOUT_QUEUE_URL",
     # Each message carries one chunk of follower ids for one timeline change (add or remove).
-    visibility_timeout_seconds=60,
+    visibility_timeout_seconds=180,  # 6 x fanout-worker's 30 s timeout
     max_receive_count=5,
 )
 
@@ -512,13 +517,24 @@ MAPPINGS: tuple[EventSourceMapping, ...] = (
         event_names=("INSERT", "REMOVE"),
         replay=FANOUT_DISPATCHER_REPLAY.logical_id,
     ),
-    EventSourceMapping(function="fanout-worker", source="fanout", kind="queue", batch_size=10),
-    # Exhausted stream batches: their coordinates, then their records, back to the consumer.
-    EventSourceMapping(function="stream-rescue", source="stream-failures", kind="queue", batch_size=5),
+    # 50 workers write about 50 x 20 x 25 = 25,000 timeline entries a second at most: far above the
+    # seeds' peak, and a backlog still leaves the account's other 950 executions to the API.
     EventSourceMapping(
-        function="fanout-dispatcher", source=FANOUT_DISPATCHER_REPLAY.logical_id, kind="queue"
+        function="fanout-worker", source="fanout", kind="queue", batch_size=10, max_concurrency=50
     ),
-    EventSourceMapping(function="tweets-cleanup", source=TWEETS_CLEANUP_REPLAY.logical_id, kind="queue"),
+    # Exhausted stream batches: their coordinates, then their records, back to the consumer.
+    EventSourceMapping(
+        function="stream-rescue", source="stream-failures", kind="queue", batch_size=5, max_concurrency=2
+    ),
+    EventSourceMapping(
+        function="fanout-dispatcher",
+        source=FANOUT_DISPATCHER_REPLAY.logical_id,
+        kind="queue",
+        max_concurrency=5,
+    ),
+    EventSourceMapping(
+        function="tweets-cleanup", source=TWEETS_CLEANUP_REPLAY.logical_id, kind="queue", max_concurrency=5
+    ),
 )
 
 SPEC = ServiceSpec(

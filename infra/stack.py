@@ -14,6 +14,7 @@ from infra.constructs.data import Data
 from infra.constructs.event_sources import EventSources
 from infra.constructs.functions import Functions, Resources, functions_code, layer_code
 from infra.constructs.messaging import Messaging
+from infra.constructs.observability import Observability
 from infra.constructs.secrets import Secrets
 from infra.constructs.storage import Storage
 from infra.constructs.waf import Waf
@@ -96,6 +97,17 @@ class ChirpStack(Stack):
         # In every stage, not only prod: a client that meets a 429 in prod meets it in dev first, and the
         # web ACL costs a few dollars a month per stage.
         Waf(self, "Waf", stage_arn=api.rest_api.deployment_stage.stage_arn, stage=stage)
+        Observability(
+            self,
+            "Observability",
+            spec=spec,
+            stage=stage,
+            functions=functions.functions,
+            queues=messaging.queues,
+            tables=data.tables,
+            api=api.rest_api,
+            alarm_email=self.node.try_get_context("alarm_email"),
+        )
         CfnOutput(
             self, "ApiUrl", value=api.rest_api.url, description="Base URL of the stage; routes add /api/v1"
         )

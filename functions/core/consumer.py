@@ -197,7 +197,7 @@ def batch_consumer(
         return apply(raw)
 
     @logger.inject_lambda_context
-    @tracer.capture_lambda_handler
+    @tracer.capture_lambda_handler(capture_response=False)
     @metrics.log_metrics
     def lambda_handler(event: dict[str, Any], context: LambdaContext) -> dict[str, Any]:
         if once is not None:

@@ -353,7 +353,8 @@ def api_entry_point(resolve: Handler) -> Handler:
     One decorator stack for every API function."""
 
     @logger.inject_lambda_context(correlation_id_path=correlation_paths.API_GATEWAY_REST)
-    @tracer.capture_lambda_handler
+    # Responses carry tokens (log-in, refresh) and private profile fields: never record them in X-Ray.
+    @tracer.capture_lambda_handler(capture_response=False)
     @metrics.log_metrics
     def lambda_handler(event: dict[str, Any], context: LambdaContext) -> dict[str, Any]:
         return with_security_headers(resolve(event, context))

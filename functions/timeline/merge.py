@@ -121,7 +121,7 @@ class SourceMerge:
                 ceiling = position
             if ceiling != EXHAUSTED:
                 key = source_key(source.author_id)
-                ceilings[key] = max(ceiling, ceilings.get(key, EXHAUSTED))
+                ceilings[key] = max(_coarse(ceiling), ceilings.get(key, EXHAUSTED))
         ranked = sorted(ceilings.items(), key=lambda item: item[1], reverse=True)
         kept = dict(ranked[:SOURCES_MAX])
         rest = max((c for _, c in ranked[SOURCES_MAX:]), default=EXHAUSTED)
@@ -141,3 +141,9 @@ class SourceMerge:
             return None
         values.sort(reverse=True)
         return values[n - 1]
+
+
+def _coarse(entry_id: str) -> str:
+    """An upper bound of ``entry_id`` in 11 characters: its millisecond prefix and "~", which sorts
+    after every ULID character, so the cursor stays small and the bound still holds."""
+    return entry_id[:10] + "~" if len(entry_id) > 11 else entry_id

@@ -2,8 +2,9 @@
 
 from __future__ import annotations
 
-from aws_cdk import Duration
+from aws_cdk import Duration, Stack
 from aws_cdk import aws_dynamodb as dynamodb
+from aws_cdk import aws_iam as iam
 from aws_cdk import aws_lambda as lambda_
 from aws_cdk import aws_lambda_event_sources as sources
 from aws_cdk import aws_sqs as sqs
@@ -32,12 +33,7 @@ class EventSources(Construct):
             _check(spec, mapping)
             fn = functions[mapping.function]
             if mapping.kind == "stream":
-                fn.add_event_source(_stream_source(mapping, tables[mapping.source], queues))
-                acknowledge(
-                    fn.role,  # type: ignore[arg-type]
-                    "AwsSolutions-IAM5[Resource::*]",
-                    "dynamodb:ListStreams (stream consumer) supports no resource-level scoping.",
-                )
+                _stream_mapping(self, mapping, fn, tables[mapping.source], queues)
             else:
                 fn.add_event_source(_queue_source(mapping, queues[mapping.source]))
 
@@ -50,15 +46,25 @@ def _check(spec: ServiceSpec, mapping: EventSourceMapping) -> None:
             raise ValueError(f"{where}: the table has no stream in the SPEC")
         if mapping.on_failure is None:
             raise ValueError(f"{where}: a stream consumer needs an on_failure queue")
+        if mapping.max_concurrency is not None:
+            raise ValueError(f"{where}: a stream's concurrency is its shards (one batch each)")
         if mapping.replay is not None:
             _check_replay(spec, mapping, where)
     elif mapping.replay is not None:
         raise ValueError(f"{where}: only a stream mapping has records to replay")
-    elif (
-        spec.queue(mapping.source).visibility_timeout_seconds
-        < spec.function(mapping.function).timeout_seconds
-    ):
-        raise ValueError(f"{where}: the queue's visibility timeout is below the function timeout")
+    elif mapping.max_concurrency is not None and not 2 <= mapping.max_concurrency <= 1000:
+        raise ValueError(f"{where}: an SQS mapping's maximum concurrency is 2 to 1000")
+    elif spec.queue(mapping.source).visibility_timeout_seconds < min_visibility(spec, mapping):
+        raise ValueError(
+            f"{where}: the queue's visibility timeout is below {min_visibility(spec, mapping)} s "
+            "(6 times the function's timeout plus the batching window, as Lambda advises)"
+        )
+
+
+def min_visibility(spec: ServiceSpec, mapping: EventSourceMapping) -> int:
+    """The least visibility timeout a queue needs for ``mapping``: Lambda advises 6 times the function's
+    timeout plus the batching window, so a batch that throttled and retried is not delivered twice."""
+    return 6 * spec.function(mapping.function).timeout_seconds + mapping.max_batching_window_seconds
 
 
 def _check_replay(spec: ServiceSpec, mapping: EventSourceMapping, where: str) -> None:
@@ -89,12 +95,36 @@ def _window(mapping: EventSourceMapping) -> Duration | None:
     )
 
 
-def _stream_source(
-    mapping: EventSourceMapping, table: dynamodb.Table, queues: dict[str, sqs.Queue]
-) -> sources.DynamoEventSource:
-    assert mapping.on_failure is not None
-    return sources.DynamoEventSource(
-        table,
+STREAM_READ = ("dynamodb:DescribeStream", "dynamodb:GetRecords", "dynamodb:GetShardIterator")
+
+
+def _stream_mapping(
+    scope: Construct,
+    mapping: EventSourceMapping,
+    fn: lambda_.Function,
+    table: dynamodb.Table,
+    queues: dict[str, sqs.Queue],
+) -> lambda_.EventSourceMapping:
+    """The mapping itself rather than ``DynamoEventSource``: that construct grants dynamodb:ListStreams
+    on ``*``, although the action takes the table's streams as its resource. Here every stream action
+    the poller needs is granted on this table's streams only."""
+    assert mapping.on_failure is not None and table.table_stream_arn is not None
+    fn.add_to_role_policy(iam.PolicyStatement(actions=list(STREAM_READ), resources=[table.table_stream_arn]))
+    fn.add_to_role_policy(
+        iam.PolicyStatement(actions=["dynamodb:ListStreams"], resources=[f"{table.table_arn}/stream/*"])
+    )
+    logical_id = Stack.of(scope).get_logical_id(table.node.default_child)  # type: ignore[arg-type]
+    acknowledge(
+        fn.role,  # type: ignore[arg-type]
+        f"AwsSolutions-IAM5[Resource::<{logical_id}.Arn>/stream/*]",
+        f"dynamodb:ListStreams is authorised on a table's streams (table/<name>/stream/*): the streams of "
+        f"the {mapping.source} table only, as the Lambda poller needs to find the current one.",
+    )
+    return lambda_.EventSourceMapping(
+        scope,
+        f"{mapping.function}-{mapping.source}",
+        target=fn,
+        event_source_arn=table.table_stream_arn,
         starting_position=lambda_.StartingPosition[mapping.starting_position],
         batch_size=mapping.batch_size,
         max_batching_window=_window(mapping),
@@ -102,6 +132,7 @@ def _stream_source(
         retry_attempts=mapping.retry_attempts,
         bisect_batch_on_error=mapping.bisect_on_error,
         max_record_age=Duration.seconds(mapping.max_record_age_seconds),
+        parallelization_factor=1,  # one batch per shard at a time: records of an item stay in order
         on_failure=sources.SqsDlq(queues[mapping.on_failure]),
         filters=[lambda_.FilterCriteria.filter({"eventName": lambda_.FilterRule.or_(*mapping.event_names)})]
         if mapping.event_names
@@ -115,4 +146,5 @@ def _queue_source(mapping: EventSourceMapping, queue: sqs.Queue) -> sources.SqsE
         batch_size=mapping.batch_size,
         max_batching_window=_window(mapping),
         report_batch_item_failures=mapping.report_batch_item_failures,
+        max_concurrency=mapping.max_concurrency,
     )

@@ -31,7 +31,7 @@ EVENTS = Table(
     stream="NEW_IMAGE",
     ttl_attribute="expires_at",
 )
-JOBS = Queue(logical_id="variant-jobs", env_var="VARIANT_JOBS_QUEUE_URL", visibility_timeout_seconds=180)
+JOBS = Queue(logical_id="variant-jobs", env_var="VARIANT_JOBS_QUEUE_URL", visibility_timeout_seconds=183)
 FAILURES = Queue(logical_id="variant-failures", env_var="VARIANT_FAILURES_QUEUE_URL", max_receive_count=3)
 MEDIA = Bucket(logical_id="variant-media", env_var="VARIANT_MEDIA_BUCKET_NAME")
 STREAM_MAPPING = EventSourceMapping(

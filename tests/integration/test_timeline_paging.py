@@ -132,3 +132,15 @@ def test_a_cache_over_its_cap_serves_at_most_one_page_past_it_and_is_trimmed_by_
     assert any(r.trimmed for r in reports)
     assert len(cached(follower)) == 12, "the read trimmed the cache back to the cap"
     assert sum(r.pulled_all for r in reports) >= 3
+
+
+def test_a_cursor_below_the_cache_stays_within_the_routes_limit_at_any_number_followed() -> None:
+    follower, tweets = uncached_history(40, {}, interleave=2)
+    home = read_side()
+    page, _ = home.read(follower, None, 10)
+    state: dict[str, Any] = decode_cursor(f"timeline:home:{follower}", page.next_cursor) or {}
+    assert len(state["src"]["c"]) == 32, "the 32 highest ceilings by name, the rest shared"
+    worst = {**state, "shown": ["A" * 11] * 64}  # and the most retweets a cursor remembers
+    assert len(encode_cursor(f"timeline:home:{follower}", worst)) < 4096
+    ids, _ = session(home, follower, limit=10)
+    assert ids == [t.entry_id for t in tweets]

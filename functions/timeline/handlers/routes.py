@@ -6,8 +6,10 @@ from typing import Annotated
 
 from aws_lambda_powertools.event_handler.api_gateway import Router
 from aws_lambda_powertools.event_handler.openapi.params import Query
+from aws_lambda_powertools.metrics import MetricUnit
 
 from functions.core.identity import caller_id
+from functions.core.observability import metrics
 from functions.core.pagination import DEFAULT_LIMIT, MAX_LIMIT
 from functions.timeline.handlers.wiring import home_timeline
 from functions.tweets.models import TweetPage
@@ -15,8 +17,9 @@ from functions.tweets.models import TweetPage
 router = Router()
 
 Limit = Annotated[int, Query(ge=1, le=MAX_LIMIT, description="Page size, 1..100.")]
+# Longer than other lists' cursors: below the cache a home cursor carries a ceiling per source.
 Cursor = Annotated[
-    str | None, Query(max_length=2048, description="`next_cursor` of the previous page of this list.")
+    str | None, Query(max_length=4096, description="`next_cursor` of the previous page of this list.")
 ]
 
 
@@ -32,4 +35,6 @@ Cursor = Annotated[
     ),
 )
 def home(cursor: Cursor = None, limit: Limit = DEFAULT_LIMIT) -> TweetPage:
-    return home_timeline().page(caller_id(router.current_event), cursor, limit)
+    page = home_timeline().page(caller_id(router.current_event), cursor, limit)
+    metrics.add_metric(name="HomeTimelineReads", unit=MetricUnit.Count, value=1)
+    return page

@@ -11,8 +11,11 @@ from __future__ import annotations
 from dataclasses import asdict
 from typing import Any
 
+from aws_lambda_powertools.metrics import MetricUnit
+
 from functions.core.config import load
 from functions.core.consumer import QueueMessage, batch_consumer
+from functions.core.observability import metrics
 from functions.timeline.handlers.wiring import timelines
 from functions.timeline.models import FanoutMessage, parse_fanout_message
 from functions.timeline.settings import WorkerSettings
@@ -24,7 +27,9 @@ def parse_message(record: QueueMessage) -> FanoutMessage:
 
 def apply_message(message: FanoutMessage) -> dict[str, Any]:
     load(WorkerSettings)  # fails the first call, naming what the environment lacks
-    return asdict(timelines().apply(message))
+    stats = timelines().apply(message)
+    metrics.add_metric(name="FanoutWrites", unit=MetricUnit.Count, value=stats.items)
+    return asdict(stats)
 
 
 lambda_handler = batch_consumer(QueueMessage, apply_message, parse=parse_message, idempotent=True)
