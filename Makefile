@@ -10,7 +10,7 @@ STAMP := $(VENV)/.installed-$(REQ_HASH)
 export JSII_SILENCE_WARNING_END_OF_LIFE_NODE_VERSION := 20
 export PIP_DISABLE_PIP_VERSION_CHECK := 1
 
-.PHONY: install dev test test-vanilla lint format build synth deploy bench redrive replay clean
+.PHONY: install dev test test-vanilla lint format build synth deploy bench redrive replay stateful-snapshot clean
 
 $(STAMP): requirements.txt requirements-dev.txt
 	@test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
@@ -54,7 +54,7 @@ synth: build node_modules/.installed
 	npx cdk synth --context stage=$(STAGE) --quiet
 
 deploy: build node_modules/.installed
-	npx cdk deploy --context stage=$(STAGE)
+	npx cdk deploy --context stage=$(STAGE) $(CDK_ARGS) chirp-$(STAGE)
 
 ## make bench: fan-out strategies, home-read cost, fan-out lag, cold imports (prints a table)
 BENCH_STAMP := $(VENV)/.bench-installed
@@ -73,6 +73,11 @@ redrive: install
 ## local cloud; otherwise the queues of stack chirp-$(STAGE) on AWS)
 replay: install
 	$(BIN)/python scripts/redrive.py --replay $(if $(ENDPOINT),--endpoint-url $(ENDPOINT),--stack chirp-$(STAGE))
+
+## make stateful-snapshot: record the stack's stateful resources after a replacement you intend (make test
+## fails on any change that would replace or delete one)
+stateful-snapshot: install
+	$(BIN)/python -m tests.infrastructure.stateful
 
 clean:
 	rm -rf cdk.out .build .pytest_cache .mypy_cache .ruff_cache

@@ -5,7 +5,7 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any
 
-from aws_cdk import CfnOutput, RemovalPolicy, Stack
+from aws_cdk import CfnOutput, Stack
 from constructs import Construct
 
 from infra.constructs.api import Api
@@ -19,11 +19,11 @@ from infra.constructs.secrets import Secrets
 from infra.constructs.storage import Storage
 from infra.constructs.waf import Waf
 from infra.resources import SPEC, TUNABLES, ServiceSpec
+from infra.stages import stage_config
 
 ROOT = Path(__file__).resolve().parent.parent
 FUNCTIONS_DIR = ROOT / "functions"
 LAYER_DIR = ROOT / ".build" / "layer"
-PROD = "prod"
 
 
 def _configured_tunables(scope: Construct) -> dict[str, str]:
@@ -57,13 +57,34 @@ class ChirpStack(Stack):
         functions_dir: Path = FUNCTIONS_DIR,
         **kwargs: Any,
     ) -> None:
-        super().__init__(scope, construct_id, **kwargs)
-        prod = stage == PROD
-        removal = RemovalPolicy.RETAIN if prod else RemovalPolicy.DESTROY
-        data = Data(self, "Data", tables=spec.tables, removal_policy=removal)
+        config = stage_config(stage)
+        super().__init__(scope, construct_id, termination_protection=config.termination_protection, **kwargs)
+        prod = config.prod
+        removal = config.removal_policy
+        data = Data(
+            self,
+            "Data",
+            tables=spec.tables,
+            removal_policy=removal,
+            deletion_protection=config.deletion_protection,
+        )
         messaging = Messaging(self, "Messaging", queues=spec.queues, removal_policy=removal)
         storage = Storage(self, "Storage", buckets=spec.buckets, removal_policy=removal)
-        auth = Auth(self, "Auth", pool=spec.user_pool, verify_email=prod, removal_policy=removal)
+        auth = Auth(
+            self,
+            "Auth",
+            pool=spec.user_pool,
+            verify_email=config.verify_email,
+            removal_policy=removal,
+            email_sender=self.node.try_get_context("email_sender"),
+            ses_region=self.node.try_get_context("ses_region"),
+        )
+        if prod and not self.node.try_get_context("email_sender"):
+            raise ValueError(
+                "stage prod sends sign-up e-mail through SES: pass --context email_sender=<verified "
+                "address> (and ses_region=<region> if SES is elsewhere); Cognito's own sender is "
+                "limited to 50 messages a day"
+            )
         secrets = Secrets(self, "Secrets", secrets=spec.secrets, removal_policy=removal)
         functions = Functions(
             self,
@@ -91,12 +112,17 @@ class ChirpStack(Stack):
             routes=spec.routes,
             functions=functions.functions,
             user_pool=auth.user_pool,
-            stage=stage,
-            removal_policy=removal,
+            config=config,
         )
         # In every stage, not only prod: a client that meets a 429 in prod meets it in dev first, and the
         # web ACL costs a few dollars a month per stage.
-        Waf(self, "Waf", stage_arn=api.rest_api.deployment_stage.stage_arn, stage=stage)
+        Waf(
+            self,
+            "Waf",
+            stage_arn=api.rest_api.deployment_stage.stage_arn,
+            stage=stage,
+            managed_rules=config.managed_waf_rules,
+        )
         Observability(
             self,
             "Observability",

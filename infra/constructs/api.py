@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-from aws_cdk import RemovalPolicy
 from aws_cdk import aws_apigateway as apigw
 from aws_cdk import aws_cognito as cognito
 from aws_cdk import aws_lambda as lambda_
@@ -10,12 +9,12 @@ from aws_cdk import aws_logs as logs
 from constructs import Construct
 
 from infra.constructs.nag import acknowledge
-from infra.resources import BASE_PATH, Route
+from infra.resources import AUTH_PATH_PREFIX, BASE_PATH, Route
+from infra.stages import StageConfig
 
+RETENTION = {30: logs.RetentionDays.ONE_MONTH, 90: logs.RetentionDays.THREE_MONTHS}
 ACCESS_TOKEN_SCOPE = "aws.cognito.signin.user.admin"
 """Only access tokens carry this scope, so requiring it makes the authorizer reject ID tokens."""
-THROTTLE_RATE = 100
-THROTTLE_BURST = 200
 
 _MESSAGE = "$context.error.messageString"  # already a quoted JSON string
 GATEWAY_ERRORS: tuple[tuple[str, apigw.ResponseType, str | None, str, str], ...] = (
@@ -56,20 +55,37 @@ class Api(Construct):
         routes: tuple[Route, ...],
         functions: dict[str, lambda_.Function],
         user_pool: cognito.IUserPool,
-        stage: str,
-        removal_policy: RemovalPolicy,
+        config: StageConfig,
     ) -> None:
         super().__init__(scope, construct_id)
+        stage = config.name
         access_logs = logs.LogGroup(
-            self, "AccessLogs", retention=logs.RetentionDays.ONE_MONTH, removal_policy=removal_policy
+            self,
+            "AccessLogs",
+            retention=RETENTION[config.log_retention_days],
+            removal_policy=config.removal_policy,
         )
+        # /auth/* methods get a bucket of their own, tighter than the stage's (method settings are
+        # keyed "<resource path>/<METHOD>").
+        auth_methods = {
+            f"{BASE_PATH}{route.path}/{route.method}": apigw.MethodDeploymentOptions(
+                throttling_rate_limit=config.auth_throttle_rate,
+                throttling_burst_limit=config.auth_throttle_burst,
+                logging_level=apigw.MethodLoggingLevel.INFO,
+                metrics_enabled=True,
+                data_trace_enabled=False,
+            )
+            for route in routes
+            if (BASE_PATH + route.path).startswith(AUTH_PATH_PREFIX)
+        }
         self.rest_api = apigw.RestApi(
             self,
             "RestApi",
             rest_api_name=f"chirp-{stage}",
             endpoint_types=[apigw.EndpointType.REGIONAL],
-            cloud_watch_role=True,  # execution logging needs the account's API Gateway logging role
-            cloud_watch_role_removal_policy=removal_policy,
+            # The account's API Gateway logging role is an account-wide setting: the chirp-account stack
+            # owns it (app.py), so deleting one stage cannot break another stage's logs.
+            cloud_watch_role=False,
             deploy_options=apigw.StageOptions(
                 stage_name=stage,
                 access_log_destination=apigw.LogGroupLogDestination(access_logs),
@@ -88,8 +104,9 @@ class Api(Construct):
                 data_trace_enabled=False,  # request/response bodies carry passwords and tokens
                 tracing_enabled=True,
                 metrics_enabled=True,
-                throttling_rate_limit=THROTTLE_RATE,
-                throttling_burst_limit=THROTTLE_BURST,
+                throttling_rate_limit=config.throttle_rate,
+                throttling_burst_limit=config.throttle_burst,
+                method_options=auth_methods,
             ),
         )
         authorizer = apigw.CognitoUserPoolsAuthorizer(self, "Authorizer", cognito_user_pools=[user_pool])
@@ -129,10 +146,4 @@ class Api(Construct):
             "AwsSolutions-APIG2",
             "Request bodies and parameters are validated by the functions' pydantic models, which "
             "return the contract's error body; an API Gateway model would duplicate them.",
-        )
-        acknowledge(
-            self.rest_api,
-            "AwsSolutions-IAM4[Policy::arn:<AWS::Partition>:iam::aws:policy/service-role/"
-            "AmazonAPIGatewayPushToCloudWatchLogs]",
-            "The account-level API Gateway logging role uses the AWS managed policy made for it.",
         )

@@ -21,7 +21,11 @@ class Auth(Construct):
         pool: CognitoPool,
         verify_email: bool,
         removal_policy: RemovalPolicy,
+        email_sender: str | None = None,
+        ses_region: str | None = None,
     ) -> None:
+        """``email_sender``: a verified SES address (in ``ses_region``) Cognito sends sign-up and recovery
+        mail from; None: Cognito's own sender, limited to 50 messages a day (dev)."""
         super().__init__(scope, construct_id)
         self.user_pool = cognito.UserPool(
             self,
@@ -43,6 +47,13 @@ class Auth(Construct):
             ),
             deletion_protection=removal_policy == RemovalPolicy.RETAIN,
             removal_policy=removal_policy,
+            # Lite: user-name and password sign-in, refresh tokens and their revocation are all this
+            # service uses; Essentials ($0.015 per monthly active user above 10,000) adds managed login,
+            # passwordless sign-in and refresh-token rotation, Plus ($0.02) threat protection.
+            feature_plan=cognito.FeaturePlan.LITE,
+            email=cognito.UserPoolEmail.with_ses(from_email=email_sender, ses_region=ses_region)
+            if email_sender
+            else None,
         )
         access_token = Duration.minutes(pool.access_token_minutes)
         self.client = self.user_pool.add_client(
@@ -53,8 +64,18 @@ class Auth(Construct):
             prevent_user_existence_errors=True,
             access_token_validity=access_token,
             id_token_validity=access_token,
+            # Refresh tokens live refresh_token_days and are not rotated (rotation needs the Essentials
+            # plan and GetTokensFromRefreshToken); log-out revokes them (RevokeToken).
             refresh_token_validity=Duration.days(pool.refresh_token_days),
-            enable_token_revocation=True,  # log-out revokes the refresh token (RevokeToken)
+            enable_token_revocation=True,
+            # Profiles live in DynamoDB behind the API: a client may write only what sign-up sends, so a
+            # user cannot change other Cognito attributes behind the API's back (UpdateUserAttributes).
+            write_attributes=cognito.ClientAttributes().with_standard_attributes(
+                email=True, preferred_username=True
+            ),
+            read_attributes=cognito.ClientAttributes().with_standard_attributes(
+                email=True, email_verified=True, preferred_username=True
+            ),
         )
         acknowledge(
             self.user_pool,

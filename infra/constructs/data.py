@@ -24,7 +24,13 @@ class Data(Construct):
     """On-demand tables with PITR, AWS-managed encryption, streams, TTL and indexes (projection ALL)."""
 
     def __init__(
-        self, scope: Construct, construct_id: str, *, tables: tuple[Table, ...], removal_policy: RemovalPolicy
+        self,
+        scope: Construct,
+        construct_id: str,
+        *,
+        tables: tuple[Table, ...],
+        removal_policy: RemovalPolicy,
+        deletion_protection: bool = False,
     ) -> None:
         super().__init__(scope, construct_id)
         self.tables: dict[str, dynamodb.Table] = {}
@@ -42,6 +48,7 @@ class Data(Construct):
                 stream=dynamodb.StreamViewType[spec.stream] if spec.stream else None,
                 time_to_live_attribute=spec.ttl_attribute,
                 removal_policy=removal_policy,
+                deletion_protection=deletion_protection,
             )
             for index in spec.indexes:
                 if index.local:

@@ -53,7 +53,9 @@ class Waf(Construct):
     The AWS managed common rule set is left out: its body rules refuse bodies over 8 KB and text that
     looks like markup, which would refuse tweets that quote HTML and JSON bodies the contract allows."""
 
-    def __init__(self, scope: Construct, construct_id: str, *, stage_arn: str, stage: str) -> None:
+    def __init__(
+        self, scope: Construct, construct_id: str, *, stage_arn: str, stage: str, managed_rules: bool = False
+    ) -> None:
         super().__init__(scope, construct_id)
         block = wafv2.CfnWebACL.RuleActionProperty(
             block=wafv2.CfnWebACL.BlockActionProperty(
@@ -102,9 +104,53 @@ class Waf(Construct):
                         )
                     ),
                     visibility_config=_visibility(f"chirp-{stage}-auth-rate-per-ip"),
-                )
+                ),
+                *(_managed_rules(stage, block) if managed_rules else []),
             ],
         )
         self.association = wafv2.CfnWebACLAssociation(
             self, "StageAssociation", resource_arn=stage_arn, web_acl_arn=self.web_acl.attr_arn
         )
+
+
+GENERAL_RATE_LIMIT = 3_000
+"""Requests of any kind one client address may make per AUTH_RATE_WINDOW_SECONDS in prod (10 a second
+sustained): far above a person scrolling, well below a scraper."""
+MANAGED_RULE_GROUPS = ("AWSManagedRulesAmazonIpReputationList", "AWSManagedRulesKnownBadInputsRuleSet")
+"""AWS managed groups that inspect addresses and request lines, not bodies (see the class docstring)."""
+
+
+def _managed_rules(
+    stage: str, block: wafv2.CfnWebACL.RuleActionProperty
+) -> list[wafv2.CfnWebACL.RuleProperty]:
+    """Prod only: a per-address limit on every path and the AWS managed rule groups."""
+    rules = [
+        wafv2.CfnWebACL.RuleProperty(
+            name="rate-per-ip",
+            priority=1,
+            action=block,
+            statement=wafv2.CfnWebACL.StatementProperty(
+                rate_based_statement=wafv2.CfnWebACL.RateBasedStatementProperty(
+                    aggregate_key_type="IP",
+                    limit=GENERAL_RATE_LIMIT,
+                    evaluation_window_sec=AUTH_RATE_WINDOW_SECONDS,
+                )
+            ),
+            visibility_config=_visibility(f"chirp-{stage}-rate-per-ip"),
+        )
+    ]
+    for priority, group in enumerate(MANAGED_RULE_GROUPS, start=2):
+        rules.append(
+            wafv2.CfnWebACL.RuleProperty(
+                name=group,
+                priority=priority,
+                override_action=wafv2.CfnWebACL.OverrideActionProperty(none={}),
+                statement=wafv2.CfnWebACL.StatementProperty(
+                    managed_rule_group_statement=wafv2.CfnWebACL.ManagedRuleGroupStatementProperty(
+                        vendor_name="AWS", name=group
+                    )
+                ),
+                visibility_config=_visibility(f"chirp-{stage}-{group}"),
+            )
+        )
+    return rules

@@ -47,6 +47,10 @@ LOGICAL_ID_METADATA = "chirp:logical-id"
 SQS_DEFAULT_VISIBILITY = 30
 SQS_DEFAULT_RETENTION = 4 * 24 * 3600
 Template = dict[str, Any]
+STAGE_CONTEXT: dict[str, dict[str, Any]] = {
+    "prod": {"account": "111111111111", "region": "eu-west-1", "email_sender": "no-reply@example.com"}
+}
+"""What a prod deploy must be told (app.py refuses prod without it)."""
 
 
 def ensure_layer() -> None:
@@ -65,7 +69,7 @@ def synthesize(spec: ServiceSpec, stage: str = "dev") -> tuple[Template, dict[st
     from app import build_app
 
     with tempfile.TemporaryDirectory(prefix="chirp-cdk-") as outdir:
-        assembly = build_app(spec, stage=stage, outdir=outdir).synth()
+        assembly = build_app(spec, stage=stage, outdir=outdir, context=STAGE_CONTEXT.get(stage)).synth()
         template = assembly.get_stack_by_name(f"chirp-{stage}").template
         report_path = Path(outdir) / "validation-report.json"
         report = json.loads(report_path.read_text()) if report_path.exists() else {"pluginReports": []}

@@ -11,6 +11,7 @@ import pytest
 from cfnlint.api import lint
 
 from infra.resources import SPEC
+from tests.infrastructure.stateful import SNAPSHOT, replacements
 from tests.infrastructure.template_resources import referenced_ids, resources_of, spec_ids
 
 STAGES = ("template", "prod_template")
@@ -139,3 +140,24 @@ def test_the_dashboard_covers_the_api_queues_streams_functions_and_tables(templa
     ):
         assert metric in body, metric
     assert "DashboardName" in template["Outputs"] and "AlarmTopicArn" in template["Outputs"]
+
+
+def test_no_change_replaces_or_deletes_a_stateful_resource(template: dict[str, Any]) -> None:
+    snapshot = json.loads(SNAPSHOT.read_text())
+    problems = replacements(template, snapshot)
+    assert not problems, (
+        "\n".join(problems) + "\nIf the replacement is intended (its data is migrated or expendable), run "
+        "`make stateful-snapshot` and commit the snapshot."
+    )
+    assert any(r["Type"] == "AWS::DynamoDB::Table" for r in snapshot.values())
+
+
+def test_the_replacement_check_flags_a_changed_key_and_a_renamed_table(template: dict[str, Any]) -> None:
+    snapshot = json.loads(SNAPSHOT.read_text())
+    table_id = next(k for k, r in snapshot.items() if r["Type"] == "AWS::DynamoDB::Table")
+    changed = json.loads(json.dumps(template))
+    changed["Resources"][table_id]["Properties"]["KeySchema"] = [{"AttributeName": "x", "KeyType": "HASH"}]
+    assert any("KeySchema" in p for p in replacements(changed, snapshot))
+    renamed = json.loads(json.dumps(template))
+    renamed["Resources"][table_id + "Renamed"] = renamed["Resources"].pop(table_id)
+    assert any("gone or renamed" in p for p in replacements(renamed, snapshot))

@@ -250,18 +250,23 @@ def test_stage_logs_traces_and_throttles(template: dict[str, Any]) -> None:
             "StageName": "dev",
             "TracingEnabled": True,
             "AccessLogSetting": {"DestinationArn": Match.any_value(), "Format": Match.any_value()},
-            "MethodSettings": [
-                Match.object_like(
-                    {
-                        "LoggingLevel": "INFO",
-                        "DataTraceEnabled": False,
-                        "ThrottlingRateLimit": Match.any_value(),
-                        "ThrottlingBurstLimit": Match.any_value(),
-                    }
-                )
-            ],
         },
     )
+    (stage,) = resources_of(template, "AWS::ApiGateway::Stage").values()
+    settings = {(s["HttpMethod"], s["ResourcePath"]): s for s in stage["Properties"]["MethodSettings"]}
+    everything = settings[("*", "/*")]
+    assert everything["LoggingLevel"] == "INFO" and everything["DataTraceEnabled"] is False
+    assert (everything["ThrottlingRateLimit"], everything["ThrottlingBurstLimit"]) == (100, 200)
+    auth = {k: v for k, v in settings.items() if k != ("*", "/*")}
+    expected = {
+        (r.method, "/" + (BASE_PATH + r.path).replace("/", "~1"))
+        for r in SPEC.routes
+        if r.path.startswith("/auth/")
+    }
+    assert set(auth) == expected and len(expected) == 4
+    for setting in auth.values():
+        assert (setting["ThrottlingRateLimit"], setting["ThrottlingBurstLimit"]) == (10, 20)
+        assert setting["DataTraceEnabled"] is False
 
 
 def test_user_pool_matches_the_spec(template: dict[str, Any]) -> None:

@@ -17,7 +17,7 @@ def only(template: dict[str, Any], cfn_type: str) -> tuple[str, dict[str, Any]]:
 
 def rate_rule(template: dict[str, Any]) -> dict[str, Any]:
     _, acl = only(template, "AWS::WAFv2::WebACL")
-    rules = [r for r in acl["Properties"]["Rules"] if "RateBasedStatement" in r["Statement"]]
+    rules = [r for r in acl["Properties"]["Rules"] if r["Name"] == "auth-rate-per-ip"]
     assert len(rules) == 1, rules
     return rules[0]
 
@@ -72,3 +72,18 @@ def test_the_web_acl_is_associated_with_the_api_stage(template: dict[str, Any]) 
 def test_the_prod_stage_is_protected_too(prod_template: dict[str, Any]) -> None:
     only(prod_template, "AWS::WAFv2::WebACLAssociation")
     assert rate_rule(prod_template)["Statement"]["RateBasedStatement"]["Limit"] == AUTH_RATE_LIMIT
+
+
+def test_prod_adds_a_limit_on_every_path_and_the_managed_rule_groups(
+    prod_template: dict[str, Any], template: dict[str, Any]
+) -> None:
+    _, acl = only(prod_template, "AWS::WAFv2::WebACL")
+    rules = {r["Name"]: r for r in acl["Properties"]["Rules"]}
+    general = rules["rate-per-ip"]["Statement"]["RateBasedStatement"]
+    assert "ScopeDownStatement" not in general and general["AggregateKeyType"] == "IP"
+    for group in ("AWSManagedRulesAmazonIpReputationList", "AWSManagedRulesKnownBadInputsRuleSet"):
+        assert rules[group]["Statement"]["ManagedRuleGroupStatement"] == {"VendorName": "AWS", "Name": group}
+        assert rules[group]["OverrideAction"] == {"None": {}}
+    assert len({r["Priority"] for r in rules.values()}) == len(rules)
+    _, dev_acl = only(template, "AWS::WAFv2::WebACL")
+    assert [r["Name"] for r in dev_acl["Properties"]["Rules"]] == ["auth-rate-per-ip"]
