@@ -10,7 +10,7 @@ STAMP := $(VENV)/.installed-$(REQ_HASH)
 export JSII_SILENCE_WARNING_END_OF_LIFE_NODE_VERSION := 20
 export PIP_DISABLE_PIP_VERSION_CHECK := 1
 
-.PHONY: install dev test test-vanilla lint format build synth deploy bench redrive replay stateful-snapshot clean
+.PHONY: install dev test test-vanilla lint format build synth deploy bench redrive replay stateful-snapshot lock smoke clean
 
 $(STAMP): requirements.txt requirements-dev.txt
 	@test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
@@ -73,6 +73,16 @@ redrive: install
 ## local cloud; otherwise the queues of stack chirp-$(STAGE) on AWS)
 replay: install
 	$(BIN)/python scripts/redrive.py --replay $(if $(ENDPOINT),--endpoint-url $(ENDPOINT),--stack chirp-$(STAGE))
+
+## make lock: resolve requirements.txt again into the layer's lock (layers/dependencies/requirements.lock,
+## every package with its hash; needs the package index)
+lock: install
+	$(BIN)/python scripts/build_assets.py --lock
+
+## make smoke: the end-to-end smoke test through the public API (API_URL=... for a deployment; default:
+## a running make dev)
+smoke: install
+	$(BIN)/python scripts/smoke.py --api-url $(or $(API_URL),http://127.0.0.1:$(PORT)/api/v1)
 
 ## make stateful-snapshot: record the stack's stateful resources after a replacement you intend (make test
 ## fails on any change that would replace or delete one)

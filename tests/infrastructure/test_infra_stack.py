@@ -253,6 +253,10 @@ def test_stage_logs_traces_and_throttles(template: dict[str, Any]) -> None:
         },
     )
     (stage,) = resources_of(template, "AWS::ApiGateway::Stage").values()
+    fields = json.loads(stage["Properties"]["AccessLogSetting"]["Format"])
+    for needed in ("requestId", "user", "status", "responseLatency", "integrationLatency", "errorMessage"):
+        assert fields[needed].startswith("$context."), needed
+    assert fields["wafStatus"] == "$context.waf.status" and fields["xrayTraceId"] == "$context.xrayTraceId"
     settings = {(s["HttpMethod"], s["ResourcePath"]): s for s in stage["Properties"]["MethodSettings"]}
     everything = settings[("*", "/*")]
     assert everything["LoggingLevel"] == "INFO" and everything["DataTraceEnabled"] is False
