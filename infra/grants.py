@@ -149,6 +149,17 @@ class DeployedNames:
     """Locally a secret's value is handed over in its ``local_env_var`` (no Secrets Manager round trip)."""
 
 
+POWERTOOLS_BY_STAGE: dict[str, dict[str, str]] = {
+    # prod: INFO, and DEBUG for a 1% sample of invocations (Powertools' sampling), so a fault's context
+    # is in the logs without paying for DEBUG everywhere; dev (and every other stage): DEBUG.
+    "prod": {"LOG_LEVEL": "INFO", "POWERTOOLS_LOGGER_SAMPLE_RATE": "0.01"},
+    "dev": {"LOG_LEVEL": "DEBUG", "POWERTOOLS_LOGGER_SAMPLE_RATE": "0"},
+    # make dev: INFO, so the terminal shows requests and warnings, not every debug line.
+    "local": {"LOG_LEVEL": "INFO", "POWERTOOLS_LOGGER_SAMPLE_RATE": "0"},
+}
+"""Powertools logging settings by stage; any other stage name gets dev's."""
+
+
 def function_environment(
     spec: ServiceSpec,
     fn: Function,
@@ -158,6 +169,7 @@ def function_environment(
     auto_confirm_signup: bool,
     settings: Mapping[str, str] = {},
     metrics_namespace: str = "Chirp",
+    cors_origins: str = "",
 ) -> dict[str, str]:
     """The environment of ``fn``: the names of what it is granted, the settings it declares (only
     those configured; its settings model holds the defaults), and the Powertools service settings."""
@@ -196,12 +208,16 @@ def function_environment(
     for name in fn.settings:
         if name in settings:
             env[name] = settings[name]
+    if cors_origins and any(route.function == fn.name for route in spec.routes):
+        env["CORS_ALLOWED_ORIGINS"] = cors_origins  # browsers of these origins may call (core/cors.py)
     env |= {
         "POWERTOOLS_SERVICE_NAME": fn.name,
         "POWERTOOLS_METRICS_NAMESPACE": metrics_namespace,
         # No response of any traced function or method goes to X-Ray (log-in responses hold tokens).
         "POWERTOOLS_TRACER_CAPTURE_RESPONSE": "false",
-        "LOG_LEVEL": "INFO",
+        # Events hold passwords and tokens: never logged whole, in any stage.
+        "POWERTOOLS_LOGGER_LOG_EVENT": "false",
+        **POWERTOOLS_BY_STAGE.get(stage, POWERTOOLS_BY_STAGE["dev"]),
         "STAGE": stage,
     }
     return env | dict(fn.environment)

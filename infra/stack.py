@@ -8,6 +8,7 @@ from typing import Any
 from aws_cdk import CfnOutput, Stack
 from constructs import Construct
 
+from functions.core import cors
 from infra.constructs.api import Api
 from infra.constructs.auth import Auth
 from infra.constructs.data import Data
@@ -58,6 +59,9 @@ class ChirpStack(Stack):
         **kwargs: Any,
     ) -> None:
         config = stage_config(stage)
+        # Browser origins allowed to call the API: any in dev unless configured, none in prod unless
+        # configured (--context CORS_ALLOWED_ORIGINS=https://app.example.com,https://admin.example.com).
+        cors_origins = str(scope.node.try_get_context(cors.ENV_VAR) or ("" if config.prod else "*"))
         super().__init__(scope, construct_id, termination_protection=config.termination_protection, **kwargs)
         prod = config.prod
         removal = config.removal_policy
@@ -97,6 +101,7 @@ class ChirpStack(Stack):
             auto_confirm_signup=not prod,
             removal_policy=removal,
             settings=_configured_tunables(self),
+            cors_origins=cors_origins,
         )
         EventSources(
             self,
@@ -113,6 +118,7 @@ class ChirpStack(Stack):
             functions=functions.functions,
             user_pool=auth.user_pool,
             config=config,
+            cors_origins=cors.parse_origins(cors_origins),
         )
         # In every stage, not only prod: a client that meets a 429 in prod meets it in dev first, and the
         # web ACL costs a few dollars a month per stage.

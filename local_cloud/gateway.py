@@ -31,6 +31,7 @@ from werkzeug.routing import Map, Rule
 from werkzeug.serving import WSGIRequestHandler
 from werkzeug.wrappers import Request, Response
 
+from functions.core import cors
 from infra.resources import (
     AUTH_PATH_PREFIX,
     AUTH_RATE_WINDOW_SECONDS,
@@ -252,17 +253,21 @@ class LocalGateway:
         handlers: Mapping[str, Handler] | None = None,
         auth_rate_limit: int = 0,
         rate_clock: Callable[[], float] = time.monotonic,
+        cors_origins: tuple[str, ...] = (),
     ) -> None:
         """``handlers`` maps function names to their execution environments (the local cloud's function
         processes); a function not in it runs in this process (``LazyHandler``, for tests).
         ``auth_rate_limit`` is the number of requests under AUTH_PATH_PREFIX one client address may make
-        per AUTH_RATE_WINDOW_SECONDS (0: unlimited); ``rate_clock`` is the limiter's clock, for tests."""
+        per AUTH_RATE_WINDOW_SECONDS (0: unlimited); ``rate_clock`` is the limiter's clock, for tests.
+        ``cors_origins``: browser origins that may call (``functions/core/cors.py``): the gateway answers
+        their preflights and puts the CORS headers on its own errors, as API Gateway does."""
         self.spec = spec
         self.verifier = verifier
         self.stage = stage
         self._functions = dict(handlers or {})
         self._handlers: dict[str, LazyHandler] = {}
         self.auth_limiter = AuthRateLimiter(auth_rate_limit, clock=rate_clock) if auth_rate_limit else None
+        self.cors_origins = cors_origins
         self.url_map = Map(
             [Rule(_path_rule(r), methods=[r.method], endpoint=r) for r in spec.routes],
             strict_slashes=False,
@@ -283,13 +288,29 @@ class LocalGateway:
     def __call__(self, environ: dict[str, Any], start_response: Any) -> Any:
         request = _GatewayRequest(environ)
         try:
-            response = self.dispatch(request)
+            response = self.preflight(request) or self.dispatch(request)
         except HTTPException as exc:  # werkzeug's own client errors, e.g. a broken chunked body
             code = exc.code if exc.code and 400 <= exc.code < 500 else 400
             response = _error(code, "malformed_request", "The request is not valid HTTP.")
         except Exception:  # noqa: BLE001 - werkzeug would answer an HTML page naming itself
             response = _error(500, "internal_error", "Something went wrong.")
+        for name, value in cors.response_headers(request.headers.get("Origin"), self.cors_origins).items():
+            response.headers.setdefault(name, value)  # the gateway's own errors; functions set their own
         return response(environ, start_response)
+
+    def preflight(self, request: Request) -> Response | None:
+        """API Gateway's mock answer to a CORS preflight on a route's path (None: not a preflight)."""
+        if request.method != "OPTIONS" or not self.cors_origins:
+            return None
+        adapter = self.url_map.bind_to_environ(request.environ)
+        try:
+            adapter.match(request.path, method="OPTIONS")
+        except MethodNotAllowed:  # the path is a route's, for other methods: answer its preflight
+            headers = cors.preflight_headers(request.headers.get("Origin"), self.cors_origins)
+            return Response(b"", status=204, headers=headers)
+        except NotFound:
+            return None
+        return None
 
     def dispatch(self, request: Request) -> Response:
         # First, as WAF answers before API Gateway routes: unknown auth paths count too.

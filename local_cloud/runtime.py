@@ -19,6 +19,7 @@ from typing import Any
 
 from werkzeug.serving import BaseWSGIServer, make_server
 
+from functions.core import cors
 from infra.grants import DeployedNames, function_environment, function_grants
 from infra.resources import BASE_PATH, SPEC, TUNABLES, Function, ServiceSpec
 from local_cloud.aws import LocalAws
@@ -68,6 +69,8 @@ class LocalCloud:
         self.functions: dict[str, FunctionProcess] = {}
         """Each function's execution environment, by function name."""
         self._settings = {name: os.environ[name] for name in TUNABLES if name in os.environ}
+        self.cors_origins = os.environ.get(cors.ENV_VAR, "*")
+        """Origins whose browsers may call the API (``CORS_ALLOWED_ORIGINS``; any, unless set)."""
         # Locally the indexes lag only under LOCAL_CHAOS (index_lag_ms, far below a second): a follow's
         # catch-up need not wait the 30 s it waits on AWS.
         self._settings.setdefault("CATCH_UP_DELAY_SECONDS", "1")
@@ -104,7 +107,11 @@ class LocalCloud:
             client_id=environment["USER_POOL_CLIENT_ID"],
         )
         self.gateway = LocalGateway(
-            self.spec, verifier, handlers=self.functions, auth_rate_limit=auth_rate_limit_from(os.environ)
+            self.spec,
+            verifier,
+            handlers=self.functions,
+            auth_rate_limit=auth_rate_limit_from(os.environ),
+            cors_origins=cors.parse_origins(self.cors_origins),
         )
         self._server = make_server(
             self.host, self.port, self.gateway, threaded=True, request_handler=self.gateway.request_handler
@@ -147,7 +154,13 @@ class LocalCloud:
             inline_secrets=True,
         )
         env = function_environment(
-            self.spec, function, names, stage=STAGE, auto_confirm_signup=True, settings=self._settings
+            self.spec,
+            function,
+            names,
+            stage=STAGE,
+            auto_confirm_signup=True,
+            settings=self._settings,
+            cors_origins=self.cors_origins,
         )
         return runtime_environment(function.name, function.memory_mb, self.aws.environment()) | env
 

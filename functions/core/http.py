@@ -23,6 +23,7 @@ from aws_lambda_powertools.logging import correlation_paths
 from aws_lambda_powertools.utilities.typing import LambdaContext
 from pydantic import BaseModel, Field
 
+from functions.core import cors
 from functions.core.errors import BadRequest, DomainError, RetriesExhausted, Unavailable, UnsupportedMediaType
 from functions.core.observability import logger, metrics, tracer
 
@@ -347,6 +348,18 @@ def with_security_headers(result: dict[str, Any]) -> dict[str, Any]:
     return result
 
 
+def with_cors(event: dict[str, Any], result: dict[str, Any]) -> dict[str, Any]:
+    """``result`` with the CORS headers for the request's ``Origin`` (``functions/core/cors.py``)."""
+    extra = cors.response_headers(cors.request_origin(event.get("headers")), cors.configured_origins())
+    if not extra:
+        return result
+    if result.get("multiValueHeaders") is not None:
+        result["multiValueHeaders"].update({k: [v] for k, v in extra.items()})
+    else:
+        result["headers"] = {**(result.get("headers") or {}), **extra}
+    return result
+
+
 def api_entry_point(resolve: Handler) -> Handler:
     """The Lambda handler of an API function: Powertools' logger (the API Gateway request id as the
     correlation id), tracer and metrics around ``resolve``, and the security headers on its response.
@@ -357,6 +370,6 @@ def api_entry_point(resolve: Handler) -> Handler:
     @tracer.capture_lambda_handler(capture_response=False)
     @metrics.log_metrics
     def lambda_handler(event: dict[str, Any], context: LambdaContext) -> dict[str, Any]:
-        return with_security_headers(resolve(event, context))
+        return with_cors(event, with_security_headers(resolve(event, context)))
 
     return lambda_handler

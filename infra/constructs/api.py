@@ -4,12 +4,14 @@ from __future__ import annotations
 
 import json
 
+from aws_cdk import Duration
 from aws_cdk import aws_apigateway as apigw
 from aws_cdk import aws_cognito as cognito
 from aws_cdk import aws_lambda as lambda_
 from aws_cdk import aws_logs as logs
 from constructs import Construct
 
+from functions.core import cors
 from infra.constructs.nag import acknowledge
 from infra.resources import AUTH_PATH_PREFIX, BASE_PATH, Route
 from infra.stages import StageConfig
@@ -84,6 +86,7 @@ class Api(Construct):
         functions: dict[str, lambda_.Function],
         user_pool: cognito.IUserPool,
         config: StageConfig,
+        cors_origins: tuple[str, ...] = (),
     ) -> None:
         super().__init__(scope, construct_id)
         stage = config.name
@@ -111,6 +114,17 @@ class Api(Construct):
             "RestApi",
             rest_api_name=f"chirp-{stage}",
             endpoint_types=[apigw.EndpointType.REGIONAL],
+            # Preflights are answered by API Gateway itself (no function call); the functions add the
+            # same headers to their responses (functions/core/cors.py), the gateway errors below too.
+            default_cors_preflight_options=apigw.CorsOptions(
+                allow_origins=list(cors_origins),
+                allow_methods=list(cors.ALLOW_METHODS),
+                allow_headers=list(cors.ALLOW_HEADERS),
+                expose_headers=list(cors.EXPOSE_HEADERS),
+                max_age=Duration.seconds(cors.MAX_AGE_SECONDS),
+            )
+            if cors_origins
+            else None,
             # The account's API Gateway logging role is an account-wide setting: the chirp-account stack
             # owns it (app.py), so deleting one stage cannot break another stage's logs.
             cloud_watch_role=False,
@@ -157,6 +171,7 @@ class Api(Construct):
                 response_headers={
                     "X-Content-Type-Options": "'nosniff'",
                     "Cache-Control": "'no-store'",
+                    **_cors_error_headers(cors_origins),
                 },
             )
         acknowledge(
@@ -165,3 +180,19 @@ class Api(Construct):
             "Request bodies and parameters are validated by the functions' pydantic models, which "
             "return the contract's error body; an API Gateway model would duplicate them.",
         )
+
+
+def _cors_error_headers(origins: tuple[str, ...]) -> dict[str, str]:
+    """CORS headers on API Gateway's own error responses (401, 403, 404, 413, 429, 5xx), so a browser
+    can read them. One configured origin (or ``*``) is named as is; with several, the request's Origin
+    is echoed: an error body holds nothing a page of another origin could use."""
+    if not origins:
+        return {}
+    value = f"'{origins[0]}'" if len(origins) == 1 or "*" in origins else "method.request.header.Origin"
+    if "*" in origins:
+        value = "'*'"
+    headers = {"Access-Control-Allow-Origin": value}
+    headers["Access-Control-Expose-Headers"] = f"'{','.join(cors.EXPOSE_HEADERS)}'"
+    if value != "'*'":
+        headers["Vary"] = "'Origin'"
+    return headers

@@ -102,6 +102,7 @@ class Functions(Construct):
         auto_confirm_signup: bool,
         removal_policy: RemovalPolicy,
         settings: dict[str, str] | None = None,
+        cors_origins: str = "",
     ) -> None:
         super().__init__(scope, construct_id)
         self._spec = spec
@@ -109,6 +110,7 @@ class Functions(Construct):
         self._stage = stage
         self._auto_confirm_signup = auto_confirm_signup
         self._settings = settings or {}
+        self._cors_origins = cors_origins
         self._removal_policy = removal_policy
         self._code = code
         self._layer = lambda_.LayerVersion(
@@ -193,6 +195,7 @@ class Functions(Construct):
             stage=self._stage,
             auto_confirm_signup=self._auto_confirm_signup,
             settings=self._settings,
+            cors_origins=self._cors_origins,
             metrics_namespace=METRICS_NAMESPACE,
         )
 

@@ -151,6 +151,8 @@ def _describe_routes(template: Template, ids: dict[str, str]) -> dict[tuple[str,
     routes = {}
     for method in resources_of(template, "AWS::ApiGateway::Method").values():
         props = method["Properties"]
+        if props["HttpMethod"] == "OPTIONS" and props.get("Integration", {}).get("Type") == "MOCK":
+            continue  # a CORS preflight API Gateway answers itself, not a route of the SPEC
         resource = props["ResourceId"]
         path = paths[resource["Ref"]] if "Ref" in resource else "/"
         targets = referenced_ids(props.get("Integration", {}).get("Uri")) & ids.keys()

@@ -161,3 +161,15 @@ def test_the_replacement_check_flags_a_changed_key_and_a_renamed_table(template:
     renamed = json.loads(json.dumps(template))
     renamed["Resources"][table_id + "Renamed"] = renamed["Resources"].pop(table_id)
     assert any("gone or renamed" in p for p in replacements(renamed, snapshot))
+
+
+def test_powertools_logs_by_stage_and_never_logs_events(
+    template: dict[str, Any], prod_template: dict[str, Any]
+) -> None:
+    for stage_template, level, sample in ((template, "DEBUG", "0"), (prod_template, "INFO", "0.01")):
+        for fn in resources_of(stage_template, "AWS::Lambda::Function").values():
+            env = fn["Properties"].get("Environment", {}).get("Variables", {})
+            if "POWERTOOLS_SERVICE_NAME" not in env:
+                continue
+            assert env["LOG_LEVEL"] == level and env["POWERTOOLS_LOGGER_SAMPLE_RATE"] == sample
+            assert env["POWERTOOLS_LOGGER_LOG_EVENT"] == "false"

@@ -309,3 +309,34 @@ def test_outputs_name_the_api_and_the_pool(template: dict[str, Any]) -> None:
 def test_dev_resources_are_destroyed_with_the_stack(template: dict[str, Any]) -> None:
     for cfn_type in ("AWS::DynamoDB::Table", "AWS::SQS::Queue", "AWS::Cognito::UserPool"):
         assert {r.get("DeletionPolicy") for r in resources_of(template, cfn_type).values()} <= {"Delete"}
+
+
+def test_browsers_get_preflights_and_cors_headers_on_gateway_errors(
+    template: dict[str, Any], prod_template: dict[str, Any]
+) -> None:
+    preflights = [
+        m["Properties"]
+        for m in resources_of(template, "AWS::ApiGateway::Method").values()
+        if m["Properties"]["HttpMethod"] == "OPTIONS"
+    ]
+    route_paths = {BASE_PATH + r.path for r in SPEC.routes}
+    assert len(preflights) >= len(route_paths), "every route's resource answers a preflight"
+    for props in preflights:
+        assert props["AuthorizationType"] == "NONE" and props["Integration"]["Type"] == "MOCK"
+        headers = props["Integration"]["IntegrationResponses"][0]["ResponseParameters"]
+        assert headers["method.response.header.Access-Control-Allow-Origin"] == "'*'"  # dev default
+        assert "Authorization" in headers["method.response.header.Access-Control-Allow-Headers"]
+    for response in resources_of(template, "AWS::ApiGateway::GatewayResponse").values():
+        params = response["Properties"]["ResponseParameters"]
+        assert params["gatewayresponse.header.Access-Control-Allow-Origin"] == "'*'"
+    # prod allows no browser origin unless configured: no preflight, no CORS header
+    assert not [
+        m
+        for m in resources_of(prod_template, "AWS::ApiGateway::Method").values()
+        if m["Properties"]["HttpMethod"] == "OPTIONS"
+    ]
+    for response in resources_of(prod_template, "AWS::ApiGateway::GatewayResponse").values():
+        assert (
+            "gatewayresponse.header.Access-Control-Allow-Origin"
+            not in response["Properties"]["ResponseParameters"]
+        )
