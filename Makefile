@@ -10,7 +10,7 @@ STAMP := $(VENV)/.installed-$(REQ_HASH)
 export JSII_SILENCE_WARNING_END_OF_LIFE_NODE_VERSION := 20
 export PIP_DISABLE_PIP_VERSION_CHECK := 1
 
-.PHONY: install dev test test-vanilla lint format build synth deploy bench redrive replay stateful-snapshot lock smoke clean
+.PHONY: install dev test test-vanilla lint format build synth deploy bench bench-search redrive replay reindex stateful-snapshot lock smoke clean
 
 $(STAMP): requirements.txt requirements-dev.txt
 	@test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
@@ -64,6 +64,15 @@ $(BENCH_STAMP): bench/requirements.txt $(STAMP)
 
 bench: $(BENCH_STAMP)
 	$(BIN)/python -m bench $(BENCH_ARGS)
+
+## make bench-search: search latency p50/p99 on the embedded engine at 10,000 and 100,000 tweets
+bench-search: install
+	$(BIN)/python -m bench.search $(BENCH_ARGS)
+
+## make reindex: rebuild the search indexes from DynamoDB behind their aliases (stack chirp-$(STAGE) on
+## AWS; ENDPOINT=url SEARCH=sqlite://... for the local cloud)
+reindex: install
+	$(BIN)/python scripts/reindex.py $(if $(ENDPOINT),--endpoint-url $(ENDPOINT) --engine $(SEARCH),--stack chirp-$(STAGE))
 
 ## make redrive: move the fanout DLQ's messages back to its queue (ENDPOINT=url for the local cloud)
 redrive: install

@@ -21,9 +21,9 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Literal
 
-from infra.resources import EventSourceMapping, Function, ServiceSpec
+from infra.resources import BucketAccess, EventSourceMapping, Function, ServiceSpec
 
-ResourceKind = Literal["table", "stream", "queue", "bucket", "secret", "user_pool"]
+ResourceKind = Literal["table", "stream", "queue", "bucket", "secret", "user_pool", "search_domain"]
 
 TABLE_READ = ("dynamodb:GetItem", "dynamodb:BatchGetItem", "dynamodb:Query", "dynamodb:ConditionCheckItem")
 """Reads of a table's own items. No Scan: no access pattern of the service needs one."""
@@ -35,7 +35,20 @@ record names them), so neither ListStreams nor DescribeStream is needed."""
 QUEUE_SEND = ("sqs:SendMessage",)
 """SendMessageBatch is authorised as sqs:SendMessage."""
 BUCKET_OBJECTS = ("s3:GetObject", "s3:PutObject", "s3:DeleteObject")
+BUCKET_ACTIONS = {
+    "read": ("s3:GetObject",),  # HeadObject and ranged GETs are authorised as GetObject
+    "write": ("s3:PutObject",),
+    "delete": ("s3:DeleteObject",),
+    "tag": ("s3:PutObjectTagging",),
+}
+"""The actions of each ``BucketAccess`` flag, on the bucket's objects."""
 SECRET_READ = ("secretsmanager:GetSecretValue",)
+SEARCH_READ = ("es:ESHttpGet", "es:ESHttpPost")
+"""Searches (``POST <alias>/_search``), on the indexes' ``_search`` paths only."""
+SEARCH_WRITE = ("es:ESHttpHead", "es:ESHttpGet", "es:ESHttpPut", "es:ESHttpPost")
+"""Indexing: index templates and the first index behind its aliases (HEAD, PUT), ``POST _bulk``. No
+DELETE: documents are replaced by tombstones, never deleted (``functions/search/ports.py``)."""
+SEARCH_PATHS = "/*/_search"
 
 COGNITO_UNAUTHENTICATED = frozenset(
     {
@@ -98,10 +111,25 @@ def function_grants(spec: ServiceSpec, fn: Function) -> tuple[Grant, ...]:
     for queue_id in fn.sends_to:
         spec.queue(queue_id)
         grants.append(Grant(f"{queue_id}:send", QUEUE_SEND, ResourceRef("queue", queue_id)))
-    for bucket_id in fn.buckets:
-        grants.append(Grant(f"{bucket_id}:objects", BUCKET_OBJECTS, ResourceRef("bucket", bucket_id, "/*")))
+    for bucket in fn.buckets:
+        if isinstance(bucket, str):
+            objects = ResourceRef("bucket", bucket, "/*")
+            grants.append(Grant(f"{bucket}:objects", BUCKET_OBJECTS, objects))
+            continue
+        objects = ResourceRef("bucket", bucket.bucket, "/*")
+        for flag, actions in BUCKET_ACTIONS.items():
+            if getattr(bucket, flag):
+                grants.append(Grant(f"{bucket.bucket}/objects:{flag}", actions, objects))
     for secret_id in fn.secrets:
         grants.append(Grant(f"{secret_id}:read", SECRET_READ, ResourceRef("secret", secret_id)))
+    for search in fn.search:
+        spec.search_domain(search.domain)
+        if search.read:
+            ref = ResourceRef("search_domain", search.domain, SEARCH_PATHS)
+            grants.append(Grant(f"{search.domain}:search", SEARCH_READ, ref))
+        if search.write:
+            ref = ResourceRef("search_domain", search.domain, "/*")
+            grants.append(Grant(f"{search.domain}:index", SEARCH_WRITE, ref))
     for action in fn.cognito:
         if action in COGNITO_UNAUTHENTICATED:
             raise ValueError(f"{fn.name}: cognito-idp:{action} is not authorised by IAM; do not grant it")
@@ -111,6 +139,14 @@ def function_grants(spec: ServiceSpec, fn: Function) -> tuple[Grant, ...]:
     if len(names) != len(set(names)):
         raise ValueError(f"{fn.name}: a grant is declared twice: {names}")
     return tuple(grants)
+
+
+def _writes(fn: Function, bucket_id: str) -> bool:
+    """Whether ``fn`` may put objects in the bucket (and so sign the presigned POSTs of its uploads)."""
+    return any(
+        b == bucket_id or (isinstance(b, BucketAccess) and b.bucket == bucket_id and b.write)
+        for b in fn.buckets
+    )
 
 
 REPLAY_ROUTES_VARIABLE = "STREAM_REPLAY_ROUTES"
@@ -141,12 +177,18 @@ class DeployedNames:
     """Physical function names; a function missing here is named by its definition name, as the local
     cloud names every resource by its logical id."""
     buckets: Mapping[str, str] = field(default_factory=dict)
+    bucket_urls: Mapping[str, str] = field(default_factory=dict)
+    """Base URL serving each bucket's objects to clients (``Bucket.public_url_env_var``)."""
+    upload_urls: Mapping[str, str] = field(default_factory=dict)
+    """Locally, the endpoint of each bucket's browser uploads (``Bucket.upload_url_env_var``)."""
     secrets: Mapping[str, str] = field(default_factory=dict)
     """Secret ARNs on AWS; locally the generated values themselves (see ``inline_secrets``)."""
     user_pool_id: str = ""
     user_pool_client_id: str = ""
     inline_secrets: bool = False
     """Locally a secret's value is handed over in its ``local_env_var`` (no Secrets Manager round trip)."""
+    search_endpoints: Mapping[str, str] = field(default_factory=dict)
+    """Per search domain: its HTTPS endpoint on AWS, the embedded engine's ``sqlite://`` URL locally."""
 
 
 POWERTOOLS_BY_STAGE: dict[str, dict[str, str]] = {
@@ -179,12 +221,22 @@ def function_environment(
     for queue_id in fn.sends_to:
         env[spec.queue(queue_id).env_var] = names.queues[queue_id]
     for bucket in spec.buckets:
-        if bucket.logical_id in fn.buckets:
+        if bucket.logical_id in fn.bucket_ids:
             env[bucket.env_var] = names.buckets[bucket.logical_id]
+            if (
+                bucket.upload_url_env_var
+                and bucket.logical_id in names.upload_urls
+                and _writes(fn, bucket.logical_id)
+            ):
+                env[bucket.upload_url_env_var] = names.upload_urls[bucket.logical_id]
+        if bucket.public_url_env_var and bucket.logical_id in fn.renders_urls_of:
+            env[bucket.public_url_env_var] = names.bucket_urls[bucket.logical_id]
     for secret in spec.secrets:
         if secret.logical_id in fn.secrets:
             variable = secret.local_env_var if names.inline_secrets else secret.arn_env_var
             env[variable] = names.secrets[secret.logical_id]
+    for search in fn.search:
+        env[spec.search_domain(search.domain).env_var] = names.search_endpoints[search.domain]
     if fn.cognito:
         env[spec.user_pool.pool_env_var] = names.user_pool_id
         env[spec.user_pool.client_env_var] = names.user_pool_client_id

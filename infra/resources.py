@@ -88,6 +88,32 @@ class Queue:
 class Bucket:
     logical_id: str
     env_var: str
+    notify_queue: str | None = None
+    """Logical id of the queue that receives the bucket's ObjectCreated events (an S3 notification)."""
+    public_url_env_var: str | None = None
+    """Variable carrying the base URL that serves the bucket's objects to clients (the CloudFront
+    distribution on AWS, the local gateway locally), given to functions listing the bucket in
+    ``Function.renders_urls_of``."""
+    upload_url_env_var: str | None = None
+    """Variable carrying the endpoint of browser uploads when it is not S3's own (locally: the local
+    cloud's upload endpoint, which checks POST policies as S3 does); never set on AWS."""
+    unattached_tag: tuple[str, str] | None = None
+    """The object tag an upload carries until it is attached (its POST policy requires it); objects
+    still carrying it are deleted by the bucket's lifecycle rule after ``unattached_expiry_days``."""
+    unattached_expiry_days: int = 2
+
+
+@dataclass(frozen=True)
+class BucketAccess:
+    """What a function may do to one bucket's objects; each flag is one grant (``infra/grants.py``):
+    ``read`` = GetObject (HeadObject and ranged reads included), ``write`` = PutObject (also what a
+    presigned POST it signs is authorised by), ``delete`` = DeleteObject, ``tag`` = PutObjectTagging."""
+
+    bucket: str
+    read: bool = False
+    write: bool = False
+    delete: bool = False
+    tag: bool = False
 
 
 @dataclass(frozen=True)
@@ -98,6 +124,27 @@ class Secret:
     logical_id: str
     arn_env_var: str
     local_env_var: str
+
+
+@dataclass(frozen=True)
+class SearchDomain:
+    """A search engine. On AWS: an OpenSearch Service domain (``infra/constructs/search.py``), its HTTPS
+    endpoint in ``env_var``. Locally: an embedded SQLite FTS5 database, ``sqlite://<path>`` in the same
+    variable (the data dir when given, else the local cloud's temporary dir)."""
+
+    logical_id: str
+    env_var: str
+
+
+@dataclass(frozen=True)
+class SearchAccess:
+    """What a function may do on one search domain (``infra/grants.py``): ``read`` = ESHttpGet and
+    ESHttpPost on the indexes' ``_search``, ``write`` = ESHttpHead, ESHttpGet, ESHttpPut and ESHttpPost on
+    the domain's paths (index templates, indexes, ``_bulk``)."""
+
+    domain: str
+    read: bool = False
+    write: bool = False
 
 
 @dataclass(frozen=True)
@@ -133,14 +180,24 @@ class Function:
     streams: tuple[str, ...] = ()
     """Logical ids of tables whose streams the function reads itself (GetShardIterator and GetRecords on
     the stream's ARN). A stream mapping's own reads come with the mapping, not from here."""
-    buckets: tuple[str, ...] = ()
+    buckets: tuple[str | BucketAccess, ...] = ()
+    """A bucket's logical id (its objects: get, put, delete) or a ``BucketAccess`` (just the flags set)."""
+    renders_urls_of: tuple[str, ...] = ()
+    """Logical ids of buckets whose objects' public URLs the function renders (their base URL)."""
     cognito: tuple[str, ...] = ()
     """Cognito user pool actions the function calls that IAM authorises (``cognito-idp:<Action>``)."""
     secrets: tuple[str, ...] = ()
     """Logical ids of secrets the function reads."""
+    search: tuple[SearchAccess, ...] = ()
+    """Search domains the function queries or indexes into."""
     settings: tuple[str, ...] = ()
     """Names of the tunables (``TUNABLES``) the function reads; set per deployment."""
     environment: tuple[tuple[str, str], ...] = ()
+
+    @property
+    def bucket_ids(self) -> tuple[str, ...]:
+        """Logical ids of the buckets the function has any access to."""
+        return tuple(b if isinstance(b, str) else b.bucket for b in self.buckets)
 
 
 @dataclass(frozen=True)
@@ -209,12 +266,19 @@ class ServiceSpec:
     mappings: tuple[EventSourceMapping, ...]
     user_pool: CognitoPool = field(default_factory=CognitoPool)
     secrets: tuple[Secret, ...] = ()
+    search_domains: tuple[SearchDomain, ...] = ()
 
     def table(self, logical_id: str) -> Table:
         return _find(self.tables, logical_id)
 
     def queue(self, logical_id: str) -> Queue:
         return _find(self.queues, logical_id)
+
+    def search_domain(self, logical_id: str) -> SearchDomain:
+        for domain in self.search_domains:
+            if domain.logical_id == logical_id:
+                return domain
+        raise KeyError(logical_id)
 
     def function(self, name: str) -> Function:
         for fn in self.functions:
@@ -294,7 +358,16 @@ TIMELINES = Table(
     ttl_attribute="expires_at",
 )
 
-TABLES: tuple[Table, ...] = (USERS, IDEMPOTENCY, RATE_LIMITS, TWEETS, FOLLOWS, ENGAGEMENTS, TIMELINES)
+MEDIA = Table(
+    logical_id="media-items",
+    env_var="MEDIA_TABLE_NAME",
+    partition_key=Key("media_id"),
+    # One item per upload: owner, declared type and size, object key, status (pending -> ready |
+    # rejected) and, once attached to a tweet or an avatar, what holds it. Unattached items expire.
+    ttl_attribute="expires_at",
+)
+
+TABLES: tuple[Table, ...] = (USERS, IDEMPOTENCY, RATE_LIMITS, TWEETS, FOLLOWS, ENGAGEMENTS, TIMELINES, MEDIA)
 STREAM_FAILURES = Queue(
     logical_id="stream-failures",
     env_var="STREAM_FAILURES_QUEUE_URL",
@@ -329,8 +402,45 @@ def _replay_queue(consumer: str) -> Queue:
 FANOUT_DISPATCHER_REPLAY = _replay_queue("fanout-dispatcher")
 TWEETS_CLEANUP_REPLAY = _replay_queue("tweets-cleanup")
 
-QUEUES: tuple[Queue, ...] = (STREAM_FAILURES, FANOUT, FANOUT_DISPATCHER_REPLAY, TWEETS_CLEANUP_REPLAY)
-BUCKETS: tuple[Bucket, ...] = ()
+SEARCH_INDEX = Queue(
+    logical_id="search-index",
+    env_var="SEARCH_INDEX_QUEUE_URL",
+    # Tweets-stream records for the search index, forwarded by fanout-dispatcher (a stream takes at
+    # most two Lambda readers per shard, and the tweets stream has two), and the users-stream records
+    # stream-rescue replays. Bodies are stream records as the stream delivered them. 6 x the indexer's
+    # 30 s timeout + its 1 s window; 10 receives 3 minutes apart ride out half an hour of an unavailable
+    # domain before the DLQ (then `make redrive`).
+    visibility_timeout_seconds=181,
+    max_receive_count=10,
+)
+
+MEDIA_UPLOADS = Queue(
+    logical_id="media-uploads",
+    env_var="MEDIA_UPLOADS_QUEUE_URL",
+    # The media bucket's ObjectCreated events; six times the processor's timeout (30 s), as Lambda
+    # advises for SQS sources.
+    visibility_timeout_seconds=180,
+)
+
+QUEUES: tuple[Queue, ...] = (
+    STREAM_FAILURES,
+    FANOUT,
+    FANOUT_DISPATCHER_REPLAY,
+    TWEETS_CLEANUP_REPLAY,
+    MEDIA_UPLOADS,
+    SEARCH_INDEX,
+)
+MEDIA_BUCKET = Bucket(
+    logical_id="media",
+    env_var="MEDIA_BUCKET_NAME",
+    notify_queue=MEDIA_UPLOADS.logical_id,
+    public_url_env_var="MEDIA_BASE_URL",
+    upload_url_env_var="MEDIA_UPLOAD_ENDPOINT",
+    # Media items are attachable for a day (MEDIA's TTL); their objects outlive that by a day at least.
+    unattached_tag=("attached", "false"),
+    unattached_expiry_days=2,
+)
+BUCKETS: tuple[Bucket, ...] = (MEDIA_BUCKET,)
 
 CURSOR_KEY = Secret(
     logical_id="cursor-signing-key",
@@ -366,7 +476,10 @@ FUNCTIONS: tuple[Function, ...] = (
         name="users-api",
         handler="functions.users.handlers.api.lambda_handler",
         settings_model="functions.users.settings.UsersApiSettings",
-        tables=(_t("users", "read", "write"),),
+        tables=(_t("users", "read", "write"), _t("media-items", "read", "write")),
+        # An avatar: the caller's ready image, marked attached (item and object tag).
+        buckets=(BucketAccess("media", tag=True),),
+        renders_urls_of=("media",),
         cognito=_COGNITO_ADMIN,
     ),
     Function(
@@ -378,7 +491,11 @@ FUNCTIONS: tuple[Function, ...] = (
             _t("engagements", "read", "write"),
             _t("users", "read", "write"),
             _t("rate-limits", "write"),
+            # Attaching media: checked, then claimed in the post's transaction.
+            _t("media-items", "read", "write"),
         ),
+        buckets=(BucketAccess("media", tag=True),),
+        renders_urls_of=("media",),
         secrets=("cursor-signing-key",),
     ),
     Function(
@@ -400,7 +517,9 @@ FUNCTIONS: tuple[Function, ...] = (
             _t("tweets", "write"),
             _t("engagements", "read", "write"),
             _t("users", "write"),
+            _t("media-items", "write"),  # a deleted tweet's media items and objects go with it
         ),
+        buckets=(BucketAccess("media", delete=True),),
         timeout_seconds=60,
     ),
     Function(
@@ -416,6 +535,7 @@ FUNCTIONS: tuple[Function, ...] = (
         ),
         sends_to=("fanout",),
         secrets=("cursor-signing-key",),
+        renders_urls_of=("media",),  # tweets in home timelines carry their media's URLs
         settings=TUNABLES,
     ),
     Function(
@@ -429,7 +549,7 @@ FUNCTIONS: tuple[Function, ...] = (
             _t("timelines", "read", "write"),
             _t("idempotency", "write"),
         ),
-        sends_to=("fanout",),
+        sends_to=("fanout", SEARCH_INDEX.logical_id),  # tweet records on to the search indexer
         timeout_seconds=60,
         settings=TUNABLES,
     ),
@@ -451,9 +571,53 @@ FUNCTIONS: tuple[Function, ...] = (
         handler="functions.streams.handlers.rescue.lambda_handler",
         settings_model="functions.streams.settings.RescueSettings",
         # Reads exhausted batches back from the streams and hands them to their consumers' replay queues.
-        streams=("tweets", "follows"),
-        sends_to=(FANOUT_DISPATCHER_REPLAY.logical_id, TWEETS_CLEANUP_REPLAY.logical_id),
+        streams=("tweets", "follows", "users"),
+        sends_to=(
+            FANOUT_DISPATCHER_REPLAY.logical_id,
+            TWEETS_CLEANUP_REPLAY.logical_id,
+            SEARCH_INDEX.logical_id,
+        ),
         timeout_seconds=60,
+    ),
+    Function(
+        name="media-api",
+        handler="functions.media.handlers.api.lambda_handler",
+        settings_model="functions.media.settings.MediaApiSettings",
+        tables=(_t("media-items", "read", "write"),),
+        # PutObject authorises the presigned POSTs it signs (S3 checks the signer's permission).
+        buckets=(BucketAccess("media", write=True),),
+        renders_urls_of=("media",),
+    ),
+    Function(
+        name="media-processor",
+        handler="functions.media.handlers.processor.lambda_handler",
+        settings_model="functions.media.settings.ProcessorSettings",
+        tables=(_t("media-items", "read", "write"),),
+        buckets=(BucketAccess("media", read=True, delete=True),),
+        memory_mb=1024,  # Pillow parses headers only, but a roomier function is also a faster one
+        timeout_seconds=30,
+    ),
+    Function(
+        name="search-api",
+        handler="functions.search.handlers.api.lambda_handler",
+        settings_model="functions.search.settings.SearchApiSettings",
+        # Hits are rendered from the tables (a deleted tweet is never shown, counts are current).
+        tables=(
+            _t("tweets", "read"),
+            _t("engagements", "read"),
+            _t("users", "read"),
+            _t("follows", "read"),
+        ),
+        search=(SearchAccess("search", read=True),),
+        secrets=("cursor-signing-key",),
+        renders_urls_of=("media",),  # tweets carry their media's URLs
+    ),
+    Function(
+        name="search-indexer",
+        handler="functions.search.handlers.indexer.lambda_handler",
+        settings_model="functions.search.settings.IndexerSettings",
+        search=(SearchAccess("search", write=True),),
+        timeout_seconds=30,
     ),
     Function(name="docs-api", handler="functions.docs.handlers.api.lambda_handler", memory_mb=256),
 )
@@ -484,6 +648,10 @@ ROUTES: tuple[Route, ...] = (
     Route("DELETE", "/tweets/{tweet_id}/retweet", "tweets-api"),
     Route("GET", "/timeline/user/{user_id}", "tweets-api"),
     Route("GET", "/timeline/home", "timeline-api"),
+    Route("GET", "/search/tweets", "search-api"),
+    Route("GET", "/search/users", "search-api"),
+    Route("POST", "/media", "media-api"),
+    Route("GET", "/media/{media_id}", "media-api"),
 )
 
 MAPPINGS: tuple[EventSourceMapping, ...] = (
@@ -535,6 +703,29 @@ MAPPINGS: tuple[EventSourceMapping, ...] = (
     EventSourceMapping(
         function="tweets-cleanup", source=TWEETS_CLEANUP_REPLAY.logical_id, kind="queue", max_concurrency=5
     ),
+    # Search: profiles straight from the users stream (its only reader); tweets through the queue the
+    # dispatcher fills, which is also where stream-rescue replays the users stream's exhausted batches.
+    EventSourceMapping(
+        function="search-indexer",
+        source="users",
+        kind="stream",
+        batch_size=100,
+        max_batching_window_seconds=1,
+        on_failure="stream-failures",
+        replay=SEARCH_INDEX.logical_id,
+    ),
+    EventSourceMapping(
+        function="search-indexer",
+        source=SEARCH_INDEX.logical_id,
+        kind="queue",
+        batch_size=100,
+        max_batching_window_seconds=1,
+        max_concurrency=5,  # bulk requests a small domain absorbs without 429s
+    ),
+    # The media bucket's ObjectCreated events (S3 -> SQS): check the bytes, mark ready or rejected.
+    EventSourceMapping(
+        function="media-processor", source=MEDIA_UPLOADS.logical_id, kind="queue", max_concurrency=10
+    ),
 )
 
 SPEC = ServiceSpec(
@@ -545,5 +736,6 @@ SPEC = ServiceSpec(
     routes=ROUTES,
     mappings=MAPPINGS,
     secrets=SECRETS,
+    search_domains=(SearchDomain(logical_id="search", env_var="SEARCH_ENDPOINT"),),
 )
 """The whole service. CDK and the local runtime both read this object and nothing else."""

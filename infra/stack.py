@@ -16,6 +16,7 @@ from infra.constructs.event_sources import EventSources
 from infra.constructs.functions import Functions, Resources, functions_code, layer_code
 from infra.constructs.messaging import Messaging
 from infra.constructs.observability import Observability
+from infra.constructs.search import Search
 from infra.constructs.secrets import Secrets
 from infra.constructs.storage import Storage
 from infra.constructs.waf import Waf
@@ -73,7 +74,9 @@ class ChirpStack(Stack):
             deletion_protection=config.deletion_protection,
         )
         messaging = Messaging(self, "Messaging", queues=spec.queues, removal_policy=removal)
-        storage = Storage(self, "Storage", buckets=spec.buckets, removal_policy=removal)
+        storage = Storage(
+            self, "Storage", buckets=spec.buckets, removal_policy=removal, queues=messaging.queues
+        )
         auth = Auth(
             self,
             "Auth",
@@ -90,11 +93,20 @@ class ChirpStack(Stack):
                 "limited to 50 messages a day"
             )
         secrets = Secrets(self, "Secrets", secrets=spec.secrets, removal_policy=removal)
+        search = Search(self, "Search", domains=spec.search_domains, stage=stage, removal_policy=removal)
         functions = Functions(
             self,
             "Functions",
             spec=spec,
-            resources=Resources(data.tables, messaging.queues, storage.buckets, auth, secrets.secrets),
+            resources=Resources(
+                data.tables,
+                messaging.queues,
+                storage.buckets,
+                auth,
+                secrets.secrets,
+                search.domains,
+                bucket_urls=storage.urls,
+            ),
             code=functions_code(functions_dir),
             layer=layer_code(layer_dir),
             stage=stage,
@@ -103,6 +115,11 @@ class ChirpStack(Stack):
             settings=_configured_tunables(self),
             cors_origins=cors_origins,
         )
+        for domain in spec.search_domains:  # the domain admits exactly the roles granted it
+            granted = [
+                fn.name for fn in spec.functions if any(a.domain == domain.logical_id for a in fn.search)
+            ]
+            search.admit(domain.logical_id, [functions.functions[name] for name in granted])
         EventSources(
             self,
             "EventSources",
@@ -145,3 +162,9 @@ class ChirpStack(Stack):
         )
         CfnOutput(self, "UserPoolId", value=auth.user_pool.user_pool_id)
         CfnOutput(self, "UserPoolClientId", value=auth.client.user_pool_client_id)
+        for logical_id, endpoint in search.endpoints().items():  # scripts/reindex.py reads it
+            CfnOutput(
+                self,
+                "SearchEndpoint" if logical_id == "search" else f"{logical_id}SearchEndpoint",
+                value=endpoint,
+            )

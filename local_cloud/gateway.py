@@ -41,6 +41,7 @@ from infra.resources import (
     ServiceSpec,
 )
 from local_cloud.lambda_runtime import Handler, LazyHandler, LocalLambdaContext
+from local_cloud.uploads import StorageFront
 
 _TEXT_TYPES = ("application/json", "text/", "application/x-www-form-urlencoded", "application/xml")
 
@@ -253,6 +254,7 @@ class LocalGateway:
         handlers: Mapping[str, Handler] | None = None,
         auth_rate_limit: int = 0,
         rate_clock: Callable[[], float] = time.monotonic,
+        storage: StorageFront | None = None,
         cors_origins: tuple[str, ...] = (),
     ) -> None:
         """``handlers`` maps function names to their execution environments (the local cloud's function
@@ -262,6 +264,8 @@ class LocalGateway:
         ``cors_origins``: browser origins that may call (``functions/core/cors.py``): the gateway answers
         their preflights and puts the CORS headers on its own errors, as API Gateway does."""
         self.spec = spec
+        self.storage = storage
+        """S3's upload endpoint and the media CDN, on the same port (``local_cloud.uploads``)."""
         self.verifier = verifier
         self.stage = stage
         self._functions = dict(handlers or {})
@@ -313,6 +317,8 @@ class LocalGateway:
         return None
 
     def dispatch(self, request: Request) -> Response:
+        if self.storage is not None and self.storage.handles(request.path):
+            return self.storage.dispatch(request)  # S3 and CloudFront, not API Gateway
         # First, as WAF answers before API Gateway routes: unknown auth paths count too.
         if self.auth_limiter is not None and request.path.startswith(AUTH_PATH_PREFIX):
             retry_after = self.auth_limiter.retry_after(request.remote_addr or "")

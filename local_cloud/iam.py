@@ -43,6 +43,8 @@ _TRANSACT_WRITE_ACTIONS = {
     "ConditionCheck": "ConditionCheckItem",
 }
 _ALWAYS_ALLOWED = {("sts", "GetCallerIdentity")}
+_S3_AS = {"HeadObject": "GetObject"}
+"""S3 operations AWS authorises by another action's permission."""
 
 
 @dataclass(frozen=True)
@@ -70,6 +72,8 @@ def local_arn(ref: ResourceRef, *, user_pool_id: str = "", region: str = REGION)
         return f"arn:aws:s3:::{ref.logical_id}{ref.suffix}"
     if ref.kind == "secret":
         return f"arn:aws:secretsmanager:{region}:{ACCOUNT_ID}:secret:{ref.logical_id}-*"
+    if ref.kind == "search_domain":
+        return f"arn:aws:es:{region}:{ACCOUNT_ID}:domain/{ref.logical_id}{ref.suffix}"
     return f"arn:aws:cognito-idp:{region}:{ACCOUNT_ID}:userpool/{user_pool_id}"
 
 
@@ -102,7 +106,12 @@ def required(
         return [(f"cognito-idp:{operation}", f"arn:aws:cognito-idp:{region}:{ACCOUNT_ID}:userpool/{pool}")]
     if service == "s3":
         bucket, key = params.get("Bucket", "*"), params.get("Key")
-        return [(f"s3:{operation}", f"arn:aws:s3:::{bucket}" + (f"/{key}" if key else ""))]
+        action = _S3_AS.get(operation, operation)
+        return [(f"s3:{action}", f"arn:aws:s3:::{bucket}" + (f"/{key}" if key else ""))]
+    if service == "es":
+        # The embedded search engine's requests (``install``): the OpenSearch HTTP call each stands for.
+        domain, path = params.get("domain", "*"), params.get("path", "/")
+        return [(f"es:{operation}", f"arn:aws:es:{region}:{ACCOUNT_ID}:domain/{domain}{path}")]
     if service == "secretsmanager":
         secret = str(params.get("SecretId", "*"))
         prefix = f"arn:aws:secretsmanager:{region}:{ACCOUNT_ID}:secret:"
@@ -178,7 +187,11 @@ class IamGuard:
         )
 
     # -- botocore wiring ---------------------------------------------------------------------------
-    def _on_parameter_build(self, params: dict[str, Any], model: Any, **_: Any) -> None:
+    def _on_parameter_build(
+        self, params: dict[str, Any], model: Any, context: dict[str, Any] | None = None, **_: Any
+    ) -> None:
+        if context and context.get("is_presign_request"):
+            return  # signing a URL or POST form sends nothing; AWS authorises the signer when it is used
         service_model = model.service_model
         # DynamoDB Streams signs as dynamodb (its actions are dynamodb:*) but names streams, not tables.
         service = (
@@ -200,3 +213,10 @@ class IamGuard:
         # before-parameter-build carries the caller's API parameters and the operation model; a handler
         # that raises ends the call before anything is sent, as a refused request would.
         botocore.handlers.BUILTIN_HANDLERS.append(("before-parameter-build", self._on_parameter_build))
+        # The local search engine stands in for an OpenSearch domain, which authorises each HTTP
+        # request by IAM (es:ESHttp<Method> on domain/<name>/<path>): it asks the guard first.
+        from functions.search.engines import sqlite as local_search
+
+        local_search.guard_requests(
+            lambda method, domain, path: self.check("es", f"ESHttp{method}", {"domain": domain, "path": path})
+        )

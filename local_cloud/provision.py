@@ -222,6 +222,12 @@ def _ensure_bucket(s3: Any, bucket: Bucket, result: Provisioned) -> None:
         if error.response["Error"]["Code"] not in ("BucketAlreadyOwnedByYou", "BucketAlreadyExists"):
             raise
     s3.put_bucket_cors(Bucket=bucket.logical_id, CORSConfiguration=BUCKET_CORS)
+    if bucket.notify_queue:
+        # moto delivers ObjectCreated events to SQS as S3 does (with an s3:TestEvent first).
+        queue = {"QueueArn": result.queue_arns[bucket.notify_queue], "Events": ["s3:ObjectCreated:*"]}
+        s3.put_bucket_notification_configuration(
+            Bucket=bucket.logical_id, NotificationConfiguration={"QueueConfigurations": [queue]}
+        )
     result.bucket_names[bucket.logical_id] = bucket.logical_id
     result.env[bucket.env_var] = bucket.logical_id
 

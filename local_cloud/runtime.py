@@ -28,6 +28,8 @@ from local_cloud.gateway import CognitoVerifier, LocalGateway, auth_rate_limit_f
 from local_cloud.iam import statements
 from local_cloud.lambda_runtime import FunctionProcess, runtime_environment
 from local_cloud.provision import Provisioned, provision
+from local_cloud.search import LocalSearch
+from local_cloud.uploads import CDN_PREFIX, UPLOAD_PREFIX, StorageFront, media_servable
 
 logger = logging.getLogger("local_cloud")
 
@@ -75,6 +77,12 @@ class LocalCloud:
         # catch-up need not wait the 30 s it waits on AWS.
         self._settings.setdefault("CATCH_UP_DELAY_SECONDS", "1")
         self._secrets: dict[str, str] = {}
+        self._credentials: dict[str, str] = {}
+        """Each function's secret access key (its key id is ``local-<name>``), made per run."""
+        self._statements: dict[str, list[Any]] = {}
+        self._signed_with: dict[str, set[str]] = {}
+        self.search = LocalSearch(spec, self.data_dir)
+        """The search domains' embedded engines (``local_cloud/search.py``)."""
         self._saved_environ: dict[str, str] | None = None
 
     @property
@@ -95,11 +103,17 @@ class LocalCloud:
             self._persistence = Persistence(self.aws, self.data_dir)
             self._persistence.load()
         self.provisioned = provision(self.spec, self.aws)
+        self.search.start()
         environment = self.provisioned.environment()
         # The local cloud's own process (and tests acting as operators) may read every name; the
         # functions see only their own environment (``_start_functions``).
         os.environ.update(environment)
         self._secrets = {s.logical_id: self._secret_value(s.logical_id) for s in self.spec.secrets}
+        # The server first: its port is in the functions' environment (upload endpoint, media URLs).
+        self._server = make_server(
+            self.host, self.port, self._serve, threaded=True, request_handler=LocalGateway.request_handler
+        )
+        os.environ.update(self._storage_environment())  # for tests that run a function in-process
         self._start_functions()
         verifier = CognitoVerifier(
             issuer=environment["COGNITO_ISSUER"],
@@ -111,10 +125,8 @@ class LocalCloud:
             verifier,
             handlers=self.functions,
             auth_rate_limit=auth_rate_limit_from(os.environ),
+            storage=self._storage_front(),
             cors_origins=cors.parse_origins(self.cors_origins),
-        )
-        self._server = make_server(
-            self.host, self.port, self.gateway, threaded=True, request_handler=self.gateway.request_handler
         )
         self._thread = threading.Thread(target=self._server.serve_forever, name="local-gateway", daemon=True)
         self._thread.start()
@@ -138,6 +150,41 @@ class LocalCloud:
             self._persistence.start_autosave()
         return self
 
+    def _serve(self, environ: dict[str, Any], start_response: Any) -> Any:
+        assert self.gateway is not None, "requests are served once the gateway exists"
+        return self.gateway(environ, start_response)
+
+    @property
+    def root_url(self) -> str:
+        """``http://host:port``: the gateway, the upload endpoint (``/s3``) and the media CDN (``/cdn``)."""
+        if self._server is None:
+            raise RuntimeError("LocalCloud is not started")
+        return f"http://{self.host}:{self._server.server_port}"
+
+    def _storage_environment(self) -> dict[str, str]:
+        """Each bucket's local media URL base and upload endpoint, by their variables."""
+        env: dict[str, str] = {}
+        for bucket in self.spec.buckets:
+            if bucket.public_url_env_var:
+                env[bucket.public_url_env_var] = f"{self.root_url}{CDN_PREFIX}/{bucket.logical_id}"
+            if bucket.upload_url_env_var:
+                env[bucket.upload_url_env_var] = f"{self.root_url}{UPLOAD_PREFIX}"
+        return env
+
+    def _storage_front(self) -> StorageFront | None:
+        if not self.spec.buckets:
+            return None
+        tables = {t.logical_id for t in self.spec.tables}
+        dynamodb = self.aws.client("dynamodb")
+        servable = media_servable(dynamodb, "media-items") if "media-items" in tables else (lambda b, k: True)
+        return StorageFront(
+            self.spec,
+            self.aws.client("s3"),
+            secrets=self._signer_secret,
+            servable=servable,
+            authorise=self._signer_may_put,
+        )
+
     # -- functions ---------------------------------------------------------------------------------
     def function_environment(self, function: Function) -> dict[str, str]:
         """Exactly what the function runs with: the definition's environment for it (the same function
@@ -148,10 +195,13 @@ class LocalCloud:
             tables=p.table_names,
             queues=p.queue_urls,
             buckets=p.bucket_names,
+            bucket_urls={b: f"{self.root_url}{CDN_PREFIX}/{b}" for b in p.bucket_names},
+            upload_urls={b: f"{self.root_url}{UPLOAD_PREFIX}" for b in p.bucket_names},
             secrets=self._secrets,
             user_pool_id=p.user_pool_id,
             user_pool_client_id=p.user_pool_client_id,
             inline_secrets=True,
+            search_endpoints=self.search.endpoints,
         )
         env = function_environment(
             self.spec,
@@ -162,7 +212,39 @@ class LocalCloud:
             settings=self._settings,
             cors_origins=self.cors_origins,
         )
-        return runtime_environment(function.name, function.memory_mb, self.aws.environment()) | env
+        runtime = runtime_environment(function.name, function.memory_mb, self.aws.environment())
+        return runtime | env | self._credentials_of(function.name)
+
+    def _credentials_of(self, name: str) -> dict[str, str]:
+        """The function's own access key (moto accepts any; a presigned POST's signer is known by it),
+        with a secret made for this run."""
+        if name not in self._credentials:
+            self._credentials[name] = secrets.token_urlsafe(24)
+        return {"AWS_ACCESS_KEY_ID": f"local-{name}", "AWS_SECRET_ACCESS_KEY": self._credentials[name]}
+
+    def _signer_secret(self, access_key: str) -> str | None:
+        """The secret of a function's access key, or the operator's (the local cloud's own clients)."""
+        operator = self.aws.environment()
+        if access_key == operator["AWS_ACCESS_KEY_ID"]:
+            return operator["AWS_SECRET_ACCESS_KEY"]
+        name = access_key.removeprefix("local-")
+        return self._credentials.get(name) if access_key.startswith("local-") else None
+
+    def _signer_may_put(self, access_key: str, bucket: str, key: str) -> bool:
+        """Whether the signer of an upload form may s3:PutObject the key, as S3 authorises the POST;
+        the grant that allows it counts as used (``grant_usage``)."""
+        if access_key == self.aws.environment()["AWS_ACCESS_KEY_ID"]:
+            return True  # the operator (tests acting as the account owner)
+        name = access_key.removeprefix("local-")
+        process = self.functions.get(name)
+        if process is None:
+            return False
+        resource = f"arn:aws:s3:::{bucket}/{key}"
+        for statement in self._statements.get(name, []):
+            if statement.allows("s3:PutObject", resource):
+                self._signed_with.setdefault(name, set()).add(statement.grant)
+                return True
+        return False
 
     def _start_functions(self) -> None:
         """One process per function, started now so cold starts overlap the rest of the start-up."""
@@ -170,6 +252,7 @@ class LocalCloud:
         for function in self.spec.functions:
             grants = function_grants(self.spec, function)
             found = statements(grants, user_pool_id=self.provisioned.user_pool_id, region=self.aws.region)
+            self._statements[function.name] = found
             process = FunctionProcess(
                 function.name,
                 function.handler,
@@ -227,7 +310,10 @@ class LocalCloud:
 
     def grant_usage(self) -> dict[str, dict[str, Any]]:
         """Per function: the grants that allowed at least one call and the calls the guard refused."""
-        return {name: process.usage() for name, process in self.functions.items()}
+        usage = {name: process.usage() for name, process in self.functions.items()}
+        for name, grants in self._signed_with.items():  # upload forms S3 authorised by the signer's grant
+            usage[name]["used"] = sorted(set(usage[name]["used"]) | grants)
+        return usage
 
     def _secret_value(self, logical_id: str) -> str:
         """A random value per run (a generated secret on AWS); kept in the data dir when there is one."""
@@ -268,6 +354,7 @@ class LocalCloud:
             self._persistence.stop_autosave()
             self._persistence.save()
         self.aws.stop()
+        self.search.stop()
         if self._saved_environ is not None:
             # Put back the environment start() changed, so a second cloud started and stopped in the
             # same process (tests) does not leave its stopped endpoint behind for the first.

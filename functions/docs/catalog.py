@@ -8,8 +8,10 @@ from aws_lambda_powertools.event_handler.api_gateway import Router
 def domain_routers() -> list[Router]:
     # Imported here, not at module import, so /health stays cheap on a cold start.
     from functions.graph.handlers.routes import router as graph
+    from functions.media.handlers.routes import router as media
+    from functions.search.handlers.routes import router as search
     from functions.timeline.handlers.routes import router as timeline
     from functions.tweets.handlers.routes import router as tweets
     from functions.users.handlers.routes import router as users
 
-    return [users, graph, tweets, timeline]
+    return [users, graph, tweets, timeline, media, search]

@@ -18,6 +18,8 @@ class RescueSettings(FunctionSettings):
     routes: tuple[ReplayRoute, ...] = Field(alias="STREAM_REPLAY_ROUTES")
     fanout_dispatcher_replay_queue_url: str = Field(alias="FANOUT_DISPATCHER_REPLAY_QUEUE_URL")
     tweets_cleanup_replay_queue_url: str = Field(alias="TWEETS_CLEANUP_REPLAY_QUEUE_URL")
+    search_index_queue_url: str = Field(alias="SEARCH_INDEX_QUEUE_URL")
+    """The search indexer's queue, also the replay queue of its users-stream mapping."""
 
     @field_validator("routes", mode="before")
     @classmethod
@@ -26,7 +28,11 @@ class RescueSettings(FunctionSettings):
 
     @model_validator(mode="after")
     def _routes_stay_inside_the_grants(self) -> Self:
-        granted = {self.fanout_dispatcher_replay_queue_url, self.tweets_cleanup_replay_queue_url}
+        granted = {
+            self.fanout_dispatcher_replay_queue_url,
+            self.tweets_cleanup_replay_queue_url,
+            self.search_index_queue_url,
+        }
         stray = sorted({route.queue_url for route in self.routes} - granted)
         if stray:
             raise ValueError(f"replay routes name queues this function is not granted: {stray}")

@@ -13,6 +13,8 @@ from functions.core.tables import (
     TweetsTable,
     UsersTable,
 )
+from functions.media.settings import MediaUrls
+from functions.search.settings import PublishSettings
 
 
 class TimelineSettings(FunctionSettings):
@@ -27,17 +29,26 @@ class TimelineSettings(FunctionSettings):
 
 
 class TimelineApiSettings(
-    TimelineSettings, PagingSettings, TimelinesTable, TweetsTable, FollowsTable, EngagementsTable, UsersTable
+    TimelineSettings,
+    PagingSettings,
+    TimelinesTable,
+    TweetsTable,
+    FollowsTable,
+    EngagementsTable,
+    UsersTable,
+    MediaUrls,
 ):
-    """The read side: the cache, the merge sources and hydration (with the reader's follow edges); a
-    rebuild's catch-up goes to the fan-out queue."""
+    """The read side: the cache, the merge sources and hydration (with the reader's follow edges and
+    the media URLs); a rebuild's catch-up goes to the fan-out queue."""
 
     fanout_queue_url: str = Field(alias="FANOUT_QUEUE_URL")
 
 
 class DispatcherSettings(
-    TimelineSettings, TimelinesTable, TweetsTable, FollowsTable, UsersTable, IdempotencyTable
+    TimelineSettings, TimelinesTable, TweetsTable, FollowsTable, UsersTable, IdempotencyTable, PublishSettings
 ):
+    """Publishing: tweet records go on to the search indexer's queue (``functions.search.publish``)."""
+
     fanout_queue_url: str = Field(alias="FANOUT_QUEUE_URL")
 
 

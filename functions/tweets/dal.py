@@ -21,16 +21,18 @@ from concurrent.futures import Executor
 from dataclasses import dataclass
 from typing import Any
 
-from pynamodb.attributes import ListAttribute, NumberAttribute, UnicodeAttribute
+from pynamodb.attributes import ListAttribute, MapAttribute, NumberAttribute, UnicodeAttribute
 from pynamodb.exceptions import DoesNotExist
 from pynamodb.indexes import AllProjection, GlobalSecondaryIndex
 from pynamodb.models import Model
 
 from functions.core.batch_get import Read, batch_get
 from functions.core.config import REGION, FromEnv
-from functions.core.errors import NotFound
+from functions.core.errors import NotFound, Unprocessable
 from functions.core.rate_limits import Charge
 from functions.core.transactions import Transaction, transact
+from functions.media.dal import claim as claim_media
+from functions.media.models import MediaRef
 from functions.users.dal import UserRecord
 
 KIND_TWEET = "tweet"
@@ -57,6 +59,23 @@ class ByReplyToIndex(GlobalSecondaryIndex["TweetRecord"]):
     tweet_id = UnicodeAttribute(range_key=True)
 
 
+class TweetMedia(MapAttribute[str, str]):
+    """An attached upload, denormalised: a tweet renders its media without reading the media table."""
+
+    media_id = UnicodeAttribute()
+    content_type = UnicodeAttribute()
+    object_key = UnicodeAttribute()
+
+    def ref(self) -> MediaRef:
+        return MediaRef(str(self.media_id), str(self.content_type), str(self.object_key))
+
+
+def tweet_media(refs: Iterable[MediaRef]) -> list[TweetMedia]:
+    return [
+        TweetMedia(media_id=r.media_id, content_type=r.content_type, object_key=r.object_key) for r in refs
+    ]
+
+
 class TweetRecord(Model):
     class Meta:
         table_name = FromEnv("TWEETS_TABLE_NAME")
@@ -71,6 +90,7 @@ class TweetRecord(Model):
     mentions = ListAttribute(of=UnicodeAttribute, default=list)
     urls = ListAttribute(of=UnicodeAttribute, default=list)
     media_ids = ListAttribute(of=UnicodeAttribute, default=list)
+    media = ListAttribute(of=TweetMedia, default=list)
     reply_to = UnicodeAttribute(null=True)
     retweet_of = UnicodeAttribute(null=True)
     like_count = NumberAttribute(default=0)
@@ -108,6 +128,16 @@ class TweetGone(NotFound):
     def __init__(self, tweet_id: str) -> None:
         super().__init__("No such tweet.")
         self.tweet_id = tweet_id
+
+
+class MediaTaken(Unprocessable):
+    """An upload the tweet names was attached elsewhere (or stopped being ready) since it was checked."""
+
+    def __init__(self) -> None:
+        message = "A media item is no longer available to attach."
+        super().__init__(
+            message, details=[{"field": "media_ids", "issue": "media_attached", "message": message}]
+        )
 
 
 class ProfileMissing(NotFound):
@@ -227,8 +257,9 @@ class TweetRepository:
 
     # ---- writes -------------------------------------------------------------------------------------
     def post(self, tweet: TweetRecord, charge: Charge) -> None:
-        """1 TransactWriteItems: the tweet, the author's tweet_count, the rate-limit charge and, for a
-        reply, the parent's reply_count (conditional on the parent being an existing original)."""
+        """1 TransactWriteItems: the tweet, the author's tweet_count, the rate-limit charge, for a
+        reply the parent's reply_count (conditional on the parent being an existing original), and each
+        attached upload claimed for the tweet (conditional on being the author's, ready and free)."""
 
         def build(tx: Transaction) -> None:
             tx.put("tweet", tweet, TweetRecord.tweet_id.does_not_exist())
@@ -239,10 +270,14 @@ class TweetRepository:
             if tweet.reply_to:
                 parent = TweetRecord(tweet_id=tweet.reply_to)
                 tx.update("parent", parent, [TweetRecord.reply_count.add(1)], _is_original())
+            for i, media in enumerate(tweet.media):
+                claim_media(tx, f"media{i}", str(media.media_id), tweet.author_id, tweet.tweet_id)
 
         failed = transact(build)
         if "parent" in failed:
             raise TweetGone(str(tweet.reply_to))
+        if any(label.startswith("media") for label in failed):
+            raise MediaTaken()
         if "author" in failed:
             raise ProfileMissing()
         if "quota" in failed:

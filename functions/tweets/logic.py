@@ -9,8 +9,9 @@ from __future__ import annotations
 
 import contextlib
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from concurrent.futures import Executor
+from typing import Protocol
 
 from ulid import ULID
 
@@ -19,12 +20,14 @@ from functions.core.errors import Forbidden, NotFound, Unprocessable
 from functions.core.ids import plausible_key
 from functions.core.pagination import cursor_field, encode_cursor
 from functions.core.rate_limits import LIKES, TWEETS, Limit, charge
+from functions.media.models import MediaRef
 from functions.tweets.dal import (
     KIND_RETWEET,
     PurgeReport,
     TweetGone,
     TweetRecord,
     TweetRepository,
+    tweet_media,
 )
 from functions.tweets.models import (
     EntryPage,
@@ -39,8 +42,25 @@ from functions.tweets.models import (
 from functions.tweets.reads import Known, TweetReads, to_tweet
 from functions.tweets.text import extract_entities
 
-MediaResolver = Callable[[str, list[str]], list[str]]
-"""(caller_id, media_ids) -> media_ids to attach; raises a DomainError for media the caller may not use."""
+
+class MediaPort(Protocol):
+    """What posting needs of the media domain (``functions.media.logic.MediaAttachments``)."""
+
+    def attachable(self, caller: str, media_ids: Sequence[str]) -> list[MediaRef]:
+        """The caller's ready, unattached media, in order; a 422 DomainError for any other."""
+        ...
+
+    def keep(self, refs: Sequence[MediaRef]) -> None:
+        """Keep the media's bytes from the clean-up of unattached uploads."""
+        ...
+
+
+class MediaCleanup(Protocol):
+    def remove(self, refs: Sequence[MediaRef]) -> None:
+        """Delete the media's bytes and items (a deleted tweet's)."""
+        ...
+
+
 Fetch = Callable[[str | None, int], EntryPage]
 """(after, limit) -> index items newest first strictly after ``after``, and whether the index is exhausted."""
 
@@ -51,7 +71,7 @@ class TweetService:
         repo: TweetRepository,
         *,
         executor: Executor | None = None,
-        resolve_media: MediaResolver | None = None,
+        media: MediaPort | None = None,
         tweet_limit: Limit = TWEETS,
         like_limit: Limit = LIKES,
         clock: Callable[[], float] = time.time,
@@ -59,7 +79,7 @@ class TweetService:
         """``executor`` runs independent reads side by side (sequentially when None)."""
         self.repo = repo
         self.reads = TweetReads(repo, executor)
-        self.resolve_media = resolve_media
+        self.media = media
         self.tweet_limit = tweet_limit
         self.like_limit = like_limit
         self.clock = clock
@@ -68,8 +88,9 @@ class TweetService:
     def post(self, caller: str, request: TweetCreate) -> Tweet:
         """1 GetItem (the caller's profile, for the author summary), then 1 TransactWriteItems. The read
         comes first so that nothing can fail after the tweet is written: a 503 means nothing was posted,
-        and a client's retry cannot post the tweet twice."""
-        media_ids = self._media(caller, request.media_ids)
+        and a client's retry cannot post the tweet twice. With media: first 1 BatchGetItem (the media
+        items) and 1 PutObjectTagging per upload; the transaction claims each upload for the tweet."""
+        media = self._media(caller, request.media_ids)
         if request.reply_to is not None and not is_tweet_id(request.reply_to):
             raise _unknown_parent()
         now = self.clock()
@@ -82,12 +103,15 @@ class TweetService:
             hashtags=entities.hashtags,
             mentions=entities.mentions,
             urls=entities.urls,
-            media_ids=media_ids,
+            media_ids=[m.media_id for m in media],
+            media=tweet_media(media),
             reply_to=request.reply_to,
         )
         author = self.repo.user(caller)
         if author is None:
             raise NotFound("No such user.")
+        if media and self.media is not None:
+            self.media.keep(media)
         quota = charge(self.tweet_limit, caller, now)
         try:
             self.repo.post(record, quota)
@@ -253,28 +277,32 @@ class TweetService:
             raise NotFound("No such tweet.")
         return record
 
-    def _media(self, caller: str, media_ids: list[str]) -> list[str]:
+    def _media(self, caller: str, media_ids: list[str]) -> list[MediaRef]:
         if not media_ids:
             return []
-        if self.resolve_media is None:
+        if self.media is None:
             raise Unprocessable(
                 "media_ids names media that does not exist.",
                 details=[{"field": "media_ids", "issue": "unknown_media", "message": "unknown media"}],
             )
-        return self.resolve_media(caller, media_ids)
+        return self.media.attachable(caller, media_ids)
 
 
 class CleanupService:
     """What must follow the deletion of an original tweet, driven by the tweets table's stream."""
 
-    def __init__(self, repo: TweetRepository) -> None:
+    def __init__(self, repo: TweetRepository, media: MediaCleanup | None = None) -> None:
         self.repo = repo
+        self.media = media
 
-    def tweet_removed(self, tweet_id: str, kind: str) -> PurgeReport:
-        """Remove the likes and retweets of a deleted original. A removed retweet needs nothing: its
-        un-retweet (or this cleanup) already fixed the counts in the same transaction."""
+    def tweet_removed(self, tweet_id: str, kind: str, media: Sequence[MediaRef] = ()) -> PurgeReport:
+        """Remove the likes and retweets of a deleted original, and its media's bytes and items. A removed
+        retweet needs nothing: its un-retweet (or this cleanup) already fixed the counts in the same
+        transaction."""
         if kind == KIND_RETWEET:
             return PurgeReport()
+        if media and self.media is not None:
+            self.media.remove(media)
         return self.repo.purge_engagements(tweet_id)
 
 

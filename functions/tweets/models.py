@@ -10,6 +10,7 @@ from pydantic import AfterValidator, BaseModel, ConfigDict, Field, StringConstra
 
 from functions.core.ids import is_ulid
 from functions.core.text import pydantic_rule
+from functions.media.models import Media
 from functions.tweets.text import MAX_TWEET_CHARS, normalise
 from functions.users.models import UserSummary
 
@@ -52,7 +53,11 @@ class TweetCreate(StrictModel):
         AfterValidator(pydantic_rule(normalise)),
     ]
     media_ids: Annotated[list[MediaId], Field(max_length=MAX_MEDIA_PER_TWEET)] = Field(
-        default_factory=list, description="Ready images the caller uploaded, at most 4."
+        default_factory=list,
+        description=(
+            "At most 4 ready images the caller uploaded (POST /media) and has not attached elsewhere; "
+            "any other (someone else's, unknown, pending, rejected, attached) is a 422 naming it."
+        ),
     )
     reply_to: Annotated[str, StringConstraints(min_length=1, max_length=64)] | None = Field(
         default=None, description="The tweet this one replies to; it must exist."
@@ -63,14 +68,6 @@ class Entities(BaseModel):
     hashtags: list[str] = Field(description="Hashtags without the leading #, in order of appearance.")
     mentions: list[str] = Field(description="Mentioned usernames without the leading @.")
     urls: list[str]
-
-
-class Media(BaseModel):
-    media_id: str
-    type: Literal["image"] = "image"
-    content_type: str
-    url: str
-    status: Literal["pending", "ready", "rejected"]
 
 
 class Tweet(BaseModel):
@@ -159,6 +156,8 @@ class TweetImage(BaseModel):
     kind: str = "tweet"
     author_id: str
     retweet_of: str | None = None
+    media: list[dict[str, str]] = Field(default_factory=list)
+    """Attached media as stored on the tweet (``media_id``, ``content_type``, ``object_key``)."""
 
     def entry(self) -> TweetEntry | None:
         """The item as lists hold it; None for an item no list shows (a retweet that names no original)."""

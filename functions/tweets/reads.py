@@ -18,6 +18,8 @@ from dataclasses import dataclass, field
 
 from functions.core.batch_get import Read
 from functions.core.observability import logger
+from functions.media.models import READY, Media
+from functions.media.urls import media_url
 from functions.tweets.dal import LIKE, RETWEET, TweetRecord, TweetRepository
 from functions.tweets.models import Entities, EntryPage, Tweet, TweetEntry
 from functions.users.dal import UserRecord
@@ -67,7 +69,16 @@ def to_tweet(
             mentions=list(record.mentions or []),
             urls=list(record.urls or []),
         ),
-        media=[],  # no media domain yet: no tweet can carry media (see media_ids in post)
+        # Only ready uploads attach, and they stay ready: the tweet renders its media without a read.
+        media=[
+            Media(
+                media_id=str(m.media_id),
+                content_type=str(m.content_type),
+                url=media_url(str(m.object_key)),
+                status=READY,
+            )
+            for m in record.media or []
+        ],
         reply_to=record.reply_to,
         created_at=record.created_at,
         like_count=max(0, int(record.like_count)),

@@ -4,11 +4,24 @@ from __future__ import annotations
 
 from functions.core.config import PagingSettings
 from functions.core.tables import EngagementsTable, RateLimitsTable, TweetsTable, UsersTable
+from functions.media.settings import MediaBucket, MediaTable, MediaUrls
 
 
-class TweetsApiSettings(PagingSettings, TweetsTable, EngagementsTable, UsersTable, RateLimitsTable):
-    """Users: authors' profiles (rendering) and their tweet_count (kept in the post's transaction)."""
+class TweetsApiSettings(
+    PagingSettings,
+    TweetsTable,
+    EngagementsTable,
+    UsersTable,
+    RateLimitsTable,
+    MediaTable,
+    MediaBucket,
+    MediaUrls,
+):
+    """Users: authors' profiles (rendering) and their tweet_count (kept in the post's transaction).
+    Media: the uploads a tweet attaches (checked and claimed in the post's transaction, objects retagged
+    as attached) and the base URL of their bytes."""
 
 
-class CleanupSettings(TweetsTable, EngagementsTable, UsersTable):
-    """Users: retweeters' tweet_count, corrected when their retweet of a deleted tweet goes."""
+class CleanupSettings(TweetsTable, EngagementsTable, UsersTable, MediaTable, MediaBucket):
+    """Users: retweeters' tweet_count, corrected when their retweet of a deleted tweet goes. Media: a
+    deleted tweet's uploads, items and objects."""

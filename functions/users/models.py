@@ -114,7 +114,10 @@ class LogoutRequest(StrictModel):
 class ProfileUpdate(StrictModel):
     display_name: DisplayName | None = None
     bio: Bio | None = None
-    avatar_media_id: Annotated[str, StringConstraints(min_length=1, max_length=64)] | None = None
+    avatar_media_id: Annotated[str, StringConstraints(min_length=1, max_length=64)] | None = Field(
+        default=None,
+        description="A ready image you uploaded (POST /media): it becomes your avatar_url. Else 422.",
+    )
 
 
 class User(BaseModel):

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import shutil
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
@@ -13,6 +13,7 @@ from aws_cdk import aws_dynamodb as dynamodb
 from aws_cdk import aws_iam as iam
 from aws_cdk import aws_lambda as lambda_
 from aws_cdk import aws_logs as logs
+from aws_cdk import aws_opensearchservice as opensearch
 from aws_cdk import aws_s3 as s3
 from aws_cdk import aws_secretsmanager as secretsmanager
 from aws_cdk import aws_sqs as sqs
@@ -84,6 +85,10 @@ class Resources:
     buckets: dict[str, s3.Bucket]
     auth: Auth
     secrets: dict[str, secretsmanager.Secret]
+    search_domains: dict[str, opensearch.Domain] = field(default_factory=dict)
+    """The search domains (``infra/constructs/search.py``)."""
+    bucket_urls: dict[str, str] = field(default_factory=dict)
+    """Base URL serving each bucket's objects to clients (its CloudFront distribution)."""
 
 
 class Functions(Construct):
@@ -184,9 +189,11 @@ class Functions(Construct):
             queues={logical_id: queue.queue_url for logical_id, queue in res.queues.items()},
             functions={name: fn.function_name for name, fn in self.functions.items()},
             buckets={logical_id: bucket.bucket_name for logical_id, bucket in res.buckets.items()},
+            bucket_urls=res.bucket_urls,
             secrets={logical_id: secret.secret_arn for logical_id, secret in res.secrets.items()},
             user_pool_id=res.auth.user_pool.user_pool_id,
             user_pool_client_id=res.auth.client.user_pool_client_id,
+            search_endpoints={k: f"https://{d.domain_endpoint}" for k, d in res.search_domains.items()},
         )
         return function_environment(
             self._spec,
@@ -214,6 +221,8 @@ class Functions(Construct):
             arn = res.buckets[ref.logical_id].bucket_arn
         elif ref.kind == "secret":
             arn = res.secrets[ref.logical_id].secret_arn
+        elif ref.kind == "search_domain":
+            arn = res.search_domains[ref.logical_id].domain_arn
         else:
             arn = res.auth.user_pool.user_pool_arn
         return f"{arn}{ref.suffix}"
@@ -234,4 +243,13 @@ class Functions(Construct):
                     f"AwsSolutions-IAM5[Resource::<{logical_id}.Arn>/*]",
                     f"Objects are keyed per upload inside the {grant.resource.logical_id} bucket; "
                     "access is that bucket only.",
+                )
+            if grant.resource.kind == "search_domain":
+                domain = self._resources.search_domains[grant.resource.logical_id]
+                logical_id = stack.get_logical_id(domain.node.default_child)  # type: ignore[arg-type]
+                acknowledge(
+                    fn.role,  # type: ignore[arg-type]
+                    f"AwsSolutions-IAM5[Resource::<{logical_id}.Arn>{grant.resource.suffix}]",
+                    "OpenSearch authorises each HTTP path of the domain (index names, _search, _bulk); "
+                    f"the statement covers the {grant.resource.logical_id} domain's paths only.",
                 )

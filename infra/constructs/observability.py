@@ -8,6 +8,7 @@ else (traffic, 4xx, errors, durations) is on the dashboard.
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
 
 from aws_cdk import CfnOutput, Duration, Stack
@@ -219,35 +220,20 @@ def _dashboard(
     )
     work = [q for q in spec.queues if q.logical_id != STREAM_FAILURES.logical_id]
     board.add_widgets(
-        cw.GraphWidget(
-            title="Fan-out lag and queue age (oldest message, s)",
-            left=[
-                queues[q.logical_id].metric_approximate_age_of_oldest_message(
-                    period=minute, label=q.logical_id
-                )
-                for q in work
-            ],
-            width=8,
+        _queues_widget(
+            "Fan-out lag and queue age (oldest message, s)",
+            [(q.logical_id, queues[q.logical_id]) for q in work],
+            lambda q, label: q.metric_approximate_age_of_oldest_message(period=minute, label=label),
         ),
-        cw.GraphWidget(
-            title="Queue depth",
-            left=[
-                queues[q.logical_id].metric_approximate_number_of_messages_visible(
-                    period=minute, label=q.logical_id
-                )
-                for q in spec.queues
-            ],
-            width=8,
+        _queues_widget(
+            "Queue depth",
+            [(q.logical_id, queues[q.logical_id]) for q in spec.queues],
+            lambda q, label: q.metric_approximate_number_of_messages_visible(period=minute, label=label),
         ),
-        cw.GraphWidget(
-            title="DLQ depth",
-            left=[
-                queues[q.dlq_logical_id].metric_approximate_number_of_messages_visible(
-                    period=minute, label=q.dlq_logical_id
-                )
-                for q in spec.queues
-            ],
-            width=8,
+        _queues_widget(
+            "DLQ depth",
+            [(q.dlq_logical_id, queues[q.dlq_logical_id]) for q in spec.queues],
+            lambda q, label: q.metric_approximate_number_of_messages_visible(period=minute, label=label),
         ),
     )
     streams = sorted({m.function for m in spec.mappings if m.kind == "stream"})
@@ -296,3 +282,9 @@ def _dashboard(
         )
     )
     return board
+
+
+def _queues_widget(
+    title: str, queues: list[tuple[str, sqs.Queue]], metric: Callable[[sqs.Queue, str], cw.IMetric]
+) -> cw.GraphWidget:
+    return cw.GraphWidget(title=title, left=[metric(queue, label) for label, queue in queues], width=8)

@@ -22,6 +22,7 @@ from functions.users.dal import ClaimRecord, UserRecord, email_key, username_key
 from infra.grants import function_grants
 from infra.resources import SPEC, TableAccess
 from tests.support.client import PASSWORD, Account, Api, sign_up_and_log_in
+from tests.support.media import ready_media, settled, upload
 
 pytestmark = pytest.mark.e2e
 
@@ -29,12 +30,15 @@ QUEUED_AUDIENCE = 101
 """Active followers above the dispatcher's inline limit (100): the entries go through the queue."""
 
 _REPLAY = "tests/e2e/test_stream_replay.py (records failed past the stream retries; same guard)"
+_SEARCH_REPLAY = "tests/e2e/test_search_unavailable.py (profile edits while search is down; same guard)"
 COVERED_ELSEWHERE = {
     ("users-api", "cognito:AdminDeleteUser"): "tests/integration/test_sign_up_consistency.py (roll-back)",
     ("stream-rescue", "tweets/stream:read"): _REPLAY,
     ("stream-rescue", "follows/stream:read"): _REPLAY,
     ("stream-rescue", "fanout-dispatcher-replay:send"): _REPLAY,
     ("stream-rescue", "tweets-cleanup-replay:send"): _REPLAY,
+    ("stream-rescue", "users/stream:read"): _SEARCH_REPLAY,
+    ("stream-rescue", "search-index:send"): _SEARCH_REPLAY,
 }
 """Grants used only on a failure path the tour cannot cause over HTTP; the named test runs that path
 with the same guard."""
@@ -119,6 +123,15 @@ def _tour(api: Api, cloud: Any, settle: Callable[[], bool]) -> None:
     ok(api.delete(f"/tweets/{second}/retweet", carol.token))
     settle()
     assert first in page_through(api, "/timeline/home", bob, "tweet_id")
+    # Search: tweets reach the indexer through the dispatcher's queue, profiles through the users stream.
+    found = ok(api.get("/search/tweets", bob.token, params={"q": f"#grants from:{alice.username}"}))
+    assert [t["tweet_id"] for t in found["tweets"]] == [first]
+    assert alice.user_id in [
+        u["user_id"] for u in ok(api.get("/search/users", bob.token, params={"q": alice.username}))["users"]
+    ]
+
+    # Media: an upload checked (ready, and one rejected and deleted), attached to a tweet and an avatar.
+    _media_tour(api, alice, bob)
 
     # Deleting a liked and retweeted tweet: the clean-up takes the like, the retweet and its count.
     ok(api.delete(f"/tweets/{first}", alice.token), 204)
@@ -146,6 +159,16 @@ def _tour(api: Api, cloud: Any, settle: Callable[[], bool]) -> None:
         and (fn.name, grant.name) not in COVERED_ELSEWHERE
     }
     assert unused == set(), "a declared grant nothing uses: drop it from infra/resources.py"
+
+
+def _media_tour(api: Api, alice: Account, bob: Account) -> None:
+    rejected = upload(api, alice, b"no image here", "image/png")
+    assert settled(api, alice, rejected)["status"] == "rejected"
+    body = {"text": "a picture", "media_ids": [ready_media(api, alice)]}
+    pictured = ok(api.post("/tweets", alice.token, json=body), 201)
+    assert len(ok(api.get(f"/tweets/{pictured['tweet_id']}", bob.token))["media"]) == 1
+    ok(api.patch("/users/me", alice.token, json={"avatar_media_id": ready_media(api, alice, "image/jpeg")}))
+    ok(api.delete(f"/tweets/{pictured['tweet_id']}", alice.token), 204)  # its media go with it
 
 
 # -- a definition with one grant less -------------------------------------------------------------------

@@ -5,6 +5,7 @@ consumers, concurrency is bounded, no response reaches a trace, and every DLQ pa
 from __future__ import annotations
 
 import json
+from pathlib import Path
 from typing import Any
 
 import pytest
@@ -173,3 +174,19 @@ def test_powertools_logs_by_stage_and_never_logs_events(
                 continue
             assert env["LOG_LEVEL"] == level and env["POWERTOOLS_LOGGER_SAMPLE_RATE"] == sample
             assert env["POWERTOOLS_LOGGER_LOG_EVENT"] == "false"
+
+
+def test_outputs_name_what_an_operator_needs(template: dict[str, Any]) -> None:
+    outputs = set(template["Outputs"])
+    wanted = {"ApiUrl", "UserPoolId", "UserPoolClientId", "AlarmTopicArn", "DashboardName", "SearchEndpoint"}
+    wanted |= {"MediaBucket", "MediaCdnUrl", "MediaDistributionId"}
+    wanted |= {q.url_output for q in SPEC.queues}
+    assert wanted <= outputs, sorted(wanted - outputs)
+
+
+def test_every_traced_handler_in_the_code_leaves_responses_out() -> None:
+    root = Path(__file__).resolve().parents[2] / "functions"
+    for source in root.rglob("*.py"):
+        for number, line in enumerate(source.read_text().splitlines(), start=1):
+            if "@tracer.capture_lambda_handler" in line:
+                assert "capture_response=False" in line, f"{source}:{number}"

@@ -139,7 +139,8 @@ def test_each_function_is_granted_only_its_own_resources(template: dict[str, Any
     streams = {m.source for m in SPEC.mappings if m.function == function.name and m.kind == "stream"}
     queues = {m.source for m in SPEC.mappings if m.function == function.name and m.kind == "queue"}
     tables = {access.table for access in function.tables}
-    expected = {*tables, *function.streams, *function.sends_to, *function.buckets, *function.secrets}
+    expected = {*tables, *function.streams, *function.sends_to, *function.bucket_ids, *function.secrets}
+    expected |= {access.domain for access in function.search}
     assert named == expected | failure_queues | streams | queues
     writes = {"dynamodb:PutItem", "dynamodb:UpdateItem", "dynamodb:DeleteItem", "dynamodb:BatchWriteItem"}
     writable = {access.table for access in function.tables if access.write}
@@ -204,7 +205,8 @@ def test_every_function_runs_python_313_on_arm_with_tracing_layer_and_its_enviro
 
 def test_log_groups_keep_one_month(template: dict[str, Any]) -> None:
     groups = resources_of(template, "AWS::Logs::LogGroup").values()
-    assert len(groups) == len(SPEC.functions) + 1  # one per function and the API access log
+    # One per function, the API access log, and each search domain's slow-search, slow-index and app logs.
+    assert len(groups) == len(SPEC.functions) + 1 + 3 * len(SPEC.search_domains)
     assert {g["Properties"]["RetentionInDays"] for g in groups} == {30}
 
 

@@ -21,8 +21,11 @@ NAMES = DeployedNames(
     tables={t.logical_id: f"physical-{t.logical_id}" for t in SPEC.tables},
     queues={q.logical_id: f"https://sqs.local/{q.logical_id}" for q in SPEC.queues},
     secrets={s.logical_id: f"arn:aws:secretsmanager:us-east-1:1:secret:{s.logical_id}" for s in SPEC.secrets},
+    buckets={b.logical_id: f"physical-{b.logical_id}" for b in SPEC.buckets},
+    bucket_urls={b.logical_id: f"https://cdn.example/{b.logical_id}" for b in SPEC.buckets},
     user_pool_id="pool",
     user_pool_client_id="client",
+    search_endpoints={d.logical_id: f"https://search-{d.logical_id}.example" for d in SPEC.search_domains},
 )
 
 

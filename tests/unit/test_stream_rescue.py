@@ -32,9 +32,11 @@ from infra.grants import DeployedNames, function_environment
 from infra.resources import (
     FANOUT_DISPATCHER_REPLAY,
     FOLLOWS,
+    SEARCH_INDEX,
     SPEC,
     TWEETS,
     TWEETS_CLEANUP_REPLAY,
+    USERS,
     ServiceSpec,
 )
 from local_cloud.lambda_runtime import LocalLambdaContext, function_arn
@@ -78,8 +80,8 @@ def aws(monkeypatch: pytest.MonkeyPatch) -> Iterator[InProcess]:
 @pytest.fixture
 def provisioned(aws: InProcess) -> Provisioned:
     spec = ServiceSpec(
-        tables=(TWEETS, FOLLOWS),
-        queues=(FANOUT_DISPATCHER_REPLAY, TWEETS_CLEANUP_REPLAY),
+        tables=(TWEETS, FOLLOWS, USERS),
+        queues=(FANOUT_DISPATCHER_REPLAY, TWEETS_CLEANUP_REPLAY, SEARCH_INDEX),
         buckets=(),
         functions=(),
         routes=(),

@@ -8,6 +8,8 @@
 Both streams map to this one function (``infra/resources.py``); records tell their table by their keys.
 Each record is processed at most once per eventID, failures are reported per record
 (``batchItemFailures``), and the mapping retries, bisects and finally reports to ``stream-failures``.
+Tweet records are also passed on to the search indexer's queue (``functions.search.publish``): the
+tweets stream has no room for a third reader.
 """
 
 from __future__ import annotations
@@ -20,6 +22,7 @@ from pydantic import BaseModel, ConfigDict
 
 from functions.core.config import load
 from functions.core.consumer import StreamRecord, batch_consumer
+from functions.search.publish import forwarding
 from functions.timeline.fanout import FanoutReport, Timelines
 from functions.timeline.handlers.wiring import timelines
 from functions.timeline.settings import DispatcherSettings
@@ -74,6 +77,6 @@ def apply_change(change: Change) -> dict[str, Any]:
     return change(timelines()).as_dict()
 
 
-lambda_handler = batch_consumer(
-    StreamRecord, apply_change, parse=parse_change, skip=is_modify, idempotent=True
+lambda_handler = forwarding(
+    batch_consumer(StreamRecord, apply_change, parse=parse_change, skip=is_modify, idempotent=True)
 )

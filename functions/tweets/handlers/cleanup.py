@@ -1,12 +1,13 @@
-"""Stream consumer of the tweets table: removes the likes and retweets of deleted originals.
+"""Stream consumer of the tweets table: removes the likes, retweets and media of deleted originals.
 
 The DELETE route removes the tweet synchronously (so it never appears again, and retweets of it are
-dropped at read time); this consumer then deletes its engagement items and retweet items and takes the
-retweets off the retweeters' tweet_count. Every step is conditional, so a redelivered record changes
-nothing (no idempotency record is needed). Failed records are reported individually
-(``batchItemFailures``); the mapping in ``infra/resources.py`` retries, bisects and finally sends them to
-the ``stream-failures`` queue, from which ``stream-rescue`` brings the records back through
-``tweets-cleanup-replay`` (an event source of this function too: same handler, same conditions).
+dropped at read time); this consumer then deletes its engagement items and retweet items, takes the
+retweets off the retweeters' tweet_count, and deletes its media (the objects, then the items). Every
+step is conditional or a delete, so a redelivered record changes nothing (no idempotency record is
+needed). Failed records are reported individually (``batchItemFailures``); the mapping in
+``infra/resources.py`` retries, bisects and finally sends them to the ``stream-failures`` queue, from
+which ``stream-rescue`` brings the records back through ``tweets-cleanup-replay`` (an event source of
+this function too: same handler, same conditions).
 """
 
 from __future__ import annotations
@@ -18,6 +19,9 @@ from typing import Any
 from functions.core.config import load
 from functions.core.consumer import StreamRecord, batch_consumer
 from functions.core.observability import logger
+from functions.media.dal import MediaObjects, MediaRepository
+from functions.media.logic import MediaRemoval
+from functions.media.models import MediaRef
 from functions.tweets.dal import TweetRepository
 from functions.tweets.logic import CleanupService
 from functions.tweets.models import TweetImage
@@ -26,8 +30,10 @@ from functions.tweets.settings import CleanupSettings
 
 @lru_cache(maxsize=1)
 def service() -> CleanupService:
-    load(CleanupSettings)  # fails the first call, naming what the environment lacks
-    return CleanupService(TweetRepository())
+    settings = load(CleanupSettings)  # fails the first call, naming what the environment lacks
+    return CleanupService(
+        TweetRepository(), MediaRemoval(MediaRepository(), MediaObjects(settings.media_bucket))
+    )
 
 
 def not_a_removal(record: StreamRecord) -> bool:
@@ -40,7 +46,8 @@ def parse_removed(record: StreamRecord) -> TweetImage:
 
 
 def purge(removed: TweetImage) -> dict[str, Any]:
-    report = service().tweet_removed(removed.tweet_id, removed.kind)
+    media = [MediaRef(m["media_id"], m.get("content_type", ""), m["object_key"]) for m in removed.media]
+    report = service().tweet_removed(removed.tweet_id, removed.kind, media)
     if report.likes_removed or report.retweets_removed:
         logger.info(
             "engagements of a deleted tweet removed", extra={"tweet_id": removed.tweet_id, **asdict(report)}

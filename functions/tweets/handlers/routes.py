@@ -8,11 +8,15 @@ from typing import Annotated
 from aws_lambda_powertools.event_handler import Response
 from aws_lambda_powertools.event_handler.api_gateway import Router
 from aws_lambda_powertools.event_handler.openapi.params import Body, Query
+from aws_lambda_powertools.metrics import MetricUnit
 
 from functions.core.concurrency import shared_executor
 from functions.core.config import load
 from functions.core.identity import caller_id
+from functions.core.observability import metrics
 from functions.core.pagination import DEFAULT_LIMIT, MAX_LIMIT
+from functions.media.dal import MediaObjects, MediaRepository
+from functions.media.logic import MediaAttachments
 from functions.tweets.dal import TweetRepository
 from functions.tweets.logic import TweetService
 from functions.tweets.models import LikeState, RetweetState, Tweet, TweetCreate, TweetPage
@@ -28,9 +32,10 @@ Cursor = Annotated[
 
 @lru_cache(maxsize=1)
 def service() -> TweetService:
-    load(TweetsApiSettings)  # fails the first call, naming what the environment lacks
+    settings = load(TweetsApiSettings)  # fails the first call, naming what the environment lacks
+    media = MediaAttachments(MediaRepository(), MediaObjects(settings.media_bucket))
     # A page's hydration is one BatchGetItem; beyond 100 keys its calls run side by side.
-    return TweetService(TweetRepository(), executor=shared_executor())
+    return TweetService(TweetRepository(), executor=shared_executor(), media=media)
 
 
 def _caller() -> str:
@@ -40,6 +45,7 @@ def _caller() -> str:
 @router.post("/tweets", tags=["tweets"], summary="Post a tweet or a reply", status_code=201)
 def post_tweet(request: Annotated[TweetCreate, Body()]) -> Response[Tweet]:
     tweet = service().post(_caller(), request)
+    metrics.add_metric(name="TweetsPosted", unit=MetricUnit.Count, value=1)
     return Response(status_code=201, content_type="application/json", body=tweet)
 
 

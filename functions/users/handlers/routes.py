@@ -13,6 +13,8 @@ from aws_lambda_powertools.metrics import MetricUnit
 from functions.core.config import load
 from functions.core.identity import caller_id
 from functions.core.observability import metrics
+from functions.media.dal import MediaObjects, MediaRepository
+from functions.media.logic import MediaAttachments
 from functions.users.cognito import CognitoUserPool, IssuedTokens
 from functions.users.dal import UserRepository
 from functions.users.logic import UserService, to_user
@@ -39,6 +41,7 @@ def service() -> UserService:
         UserRepository(),
         CognitoUserPool(settings.user_pool_id, settings.user_pool_client_id),
         auto_confirm=settings.auto_confirm_signup,
+        resolve_avatar=MediaAttachments(MediaRepository(), MediaObjects(settings.media_bucket)).avatar,
     )
 
 
