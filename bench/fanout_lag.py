@@ -153,12 +153,18 @@ def main() -> int:
     logging.basicConfig(level=logging.WARNING)
     logging.getLogger("werkzeug").setLevel(logging.WARNING)  # the local gateway logs every request
     os.environ["CELEBRITY_FOLLOWER_THRESHOLD"] = str(max(args.sizes) * 10)
+    # The clocked handlers run here, not in function processes: give them what the definition would.
+    os.environ.setdefault("POWERTOOLS_METRICS_NAMESPACE", "Chirp")
+    os.environ.setdefault("POWERTOOLS_SERVICE_NAME", "fanout-worker")
     import requests
 
     with LocalCloud(port=0, start_pollers=False) as cloud:
         assert cloud.provisioned is not None
         clock = WorkerClock()  # imports function code: only once the cloud's environment is set
-        wanted = [m for m in SPEC.mappings if m.source != "follows"]
+        # Only the fan-out's own mappings, with the clocked handlers below: the other consumers (clean-up,
+        # search indexing, stream rescue) would run in this process without their environment.
+        timed = {"fanout-worker", "fanout-dispatcher"}
+        wanted = [m for m in SPEC.mappings if m.function in timed and m.source != "follows"]
         pollers = PollerGroup(
             SPEC,
             cloud.provisioned,

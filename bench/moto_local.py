@@ -104,13 +104,24 @@ class MotoSession:
         from infra.resources import SPEC
         from local_cloud.provision import provision
 
+        self._saved_environment = dict(os.environ)
         self._mock.start()
         self.provisioned = provision(SPEC, boto3.session.Session())
         os.environ.update(self.provisioned.environment())
+        # The search indexer runs on the pipeline's streams and queues too: an embedded engine per run.
+        from local_cloud.search import LocalSearch
+
+        self._search = LocalSearch(SPEC, None)
+        os.environ.update(definition_environment(self.provisioned, self._search.start()))
         return self
 
     def __exit__(self, *exc: object) -> None:
         self._mock.stop()
+        self._search.stop()
+        # What this session set must not leak into a local cloud the bench starts next (its functions
+        # would inherit another run's queue URLs and search database).
+        os.environ.clear()
+        os.environ.update(self._saved_environment)
 
 
 def table(name: str) -> Any:
@@ -157,3 +168,32 @@ def count_items(table_name: str, attribute: str, value: str) -> int:
             for item in table(table_name).all_items()
             if (attr := item.attrs.get(attribute)) is not None and attr.value == value
         )
+
+
+# Per-function variables that differ between functions; the bench runs every handler in one process.
+_PER_FUNCTION = {"POWERTOOLS_SERVICE_NAME", "LOG_LEVEL", "POWERTOOLS_LOGGER_SAMPLE_RATE"}
+
+
+def definition_environment(provisioned: Any, search_endpoints: dict[str, str]) -> dict[str, str]:
+    """What the definition gives the functions (``infra.grants.function_environment``, as the stack and
+    the local cloud compute it), merged over every function: the handlers share this process."""
+    from infra.grants import DeployedNames, function_environment
+    from infra.resources import SPEC
+
+    names = DeployedNames(
+        tables=provisioned.table_names,
+        queues=provisioned.queue_urls,
+        buckets=provisioned.bucket_names,
+        # No bytes are served here (the bench posts no media): a base URL to render, as CloudFront's.
+        bucket_urls={b.logical_id: "https://media.bench.invalid" for b in SPEC.buckets},
+        secrets={s.logical_id: "bench-cursor-key" for s in SPEC.secrets},
+        user_pool_id=provisioned.user_pool_id,
+        user_pool_client_id=provisioned.user_pool_client_id,
+        inline_secrets=True,
+        search_endpoints=search_endpoints,
+    )
+    merged: dict[str, str] = {}
+    for fn in SPEC.functions:
+        env = function_environment(SPEC, fn, names, stage="local", auto_confirm_signup=True)
+        merged |= {k: v for k, v in env.items() if k not in _PER_FUNCTION}
+    return merged
