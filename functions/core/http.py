@@ -338,10 +338,17 @@ def with_security_headers(result: dict[str, Any]) -> dict[str, Any]:
     single = result.get("headers")
     present = {name.lower() for name in {**(single or {}), **(multi or {})}}
     wanted = {**{k: v for k, v in DEFAULT_HEADERS.items() if k.lower() not in present}, **SECURITY_HEADERS}
+    return _put_headers(result, wanted)
+
+
+def _put_headers(result: dict[str, Any], headers: dict[str, str]) -> dict[str, Any]:
+    """``result`` with ``headers`` set, in ``multiValueHeaders`` when the response uses it."""
+    multi = result.get("multiValueHeaders")
+    single = result.get("headers")
     if multi is None:
-        result["headers"] = {**(single or {}), **wanted}
+        result["headers"] = {**(single or {}), **headers}
         return result
-    for name, value in wanted.items():
+    for name, value in headers.items():
         multi[name] = [value]
         if single:
             single.pop(name, None)  # one value per header: API Gateway merges the two maps
@@ -351,13 +358,7 @@ def with_security_headers(result: dict[str, Any]) -> dict[str, Any]:
 def with_cors(event: dict[str, Any], result: dict[str, Any]) -> dict[str, Any]:
     """``result`` with the CORS headers for the request's ``Origin`` (``functions/core/cors.py``)."""
     extra = cors.response_headers(cors.request_origin(event.get("headers")), cors.configured_origins())
-    if not extra:
-        return result
-    if result.get("multiValueHeaders") is not None:
-        result["multiValueHeaders"].update({k: [v] for k, v in extra.items()})
-    else:
-        result["headers"] = {**(result.get("headers") or {}), **extra}
-    return result
+    return _put_headers(result, extra) if extra else result
 
 
 def api_entry_point(resolve: Handler) -> Handler:

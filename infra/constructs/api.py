@@ -188,11 +188,8 @@ def _cors_error_headers(origins: tuple[str, ...]) -> dict[str, str]:
     is echoed: an error body holds nothing a page of another origin could use."""
     if not origins:
         return {}
-    value = f"'{origins[0]}'" if len(origins) == 1 or "*" in origins else "method.request.header.Origin"
+    expose = {"Access-Control-Expose-Headers": f"'{','.join(cors.EXPOSE_HEADERS)}'"}
     if "*" in origins:
-        value = "'*'"
-    headers = {"Access-Control-Allow-Origin": value}
-    headers["Access-Control-Expose-Headers"] = f"'{','.join(cors.EXPOSE_HEADERS)}'"
-    if value != "'*'":
-        headers["Vary"] = "'Origin'"
-    return headers
+        return {"Access-Control-Allow-Origin": "'*'", **expose}
+    value = f"'{origins[0]}'" if len(origins) == 1 else "method.request.header.Origin"
+    return {"Access-Control-Allow-Origin": value, **expose, "Vary": "'Origin'"}

@@ -39,6 +39,33 @@ def _auth_paths() -> wafv2.CfnWebACL.StatementProperty:
     )
 
 
+def _rate_per_ip(
+    stage: str,
+    name: str,
+    priority: int,
+    limit: int,
+    block: wafv2.CfnWebACL.RuleActionProperty,
+    scope_down: wafv2.CfnWebACL.StatementProperty | None = None,
+) -> wafv2.CfnWebACL.RuleProperty:
+    """Block an address that sends more than ``limit`` requests (those ``scope_down`` matches, if
+    given) in AUTH_RATE_WINDOW_SECONDS."""
+    return wafv2.CfnWebACL.RuleProperty(
+        name=name,
+        priority=priority,
+        action=block,
+        statement=wafv2.CfnWebACL.StatementProperty(
+            rate_based_statement=wafv2.CfnWebACL.RateBasedStatementProperty(
+                # The regional API is reached directly, so the source address is the client's.
+                aggregate_key_type="IP",
+                limit=limit,
+                evaluation_window_sec=AUTH_RATE_WINDOW_SECONDS,
+                scope_down_statement=scope_down,
+            )
+        ),
+        visibility_config=_visibility(f"chirp-{stage}-{name}"),
+    )
+
+
 def _visibility(metric_name: str) -> wafv2.CfnWebACL.VisibilityConfigProperty:
     return wafv2.CfnWebACL.VisibilityConfigProperty(
         cloud_watch_metrics_enabled=True, metric_name=metric_name, sampled_requests_enabled=True
@@ -90,21 +117,7 @@ class Waf(Construct):
                 )
             },
             rules=[
-                wafv2.CfnWebACL.RuleProperty(
-                    name="auth-rate-per-ip",
-                    priority=0,
-                    action=block,
-                    statement=wafv2.CfnWebACL.StatementProperty(
-                        rate_based_statement=wafv2.CfnWebACL.RateBasedStatementProperty(
-                            # The regional API is reached directly, so the source address is the client's.
-                            aggregate_key_type="IP",
-                            limit=AUTH_RATE_LIMIT,
-                            evaluation_window_sec=AUTH_RATE_WINDOW_SECONDS,
-                            scope_down_statement=_auth_paths(),
-                        )
-                    ),
-                    visibility_config=_visibility(f"chirp-{stage}-auth-rate-per-ip"),
-                ),
+                _rate_per_ip(stage, "auth-rate-per-ip", 0, AUTH_RATE_LIMIT, block, _auth_paths()),
                 *(_managed_rules(stage, block) if managed_rules else []),
             ],
         )
@@ -124,21 +137,7 @@ def _managed_rules(
     stage: str, block: wafv2.CfnWebACL.RuleActionProperty
 ) -> list[wafv2.CfnWebACL.RuleProperty]:
     """Prod only: a per-address limit on every path and the AWS managed rule groups."""
-    rules = [
-        wafv2.CfnWebACL.RuleProperty(
-            name="rate-per-ip",
-            priority=1,
-            action=block,
-            statement=wafv2.CfnWebACL.StatementProperty(
-                rate_based_statement=wafv2.CfnWebACL.RateBasedStatementProperty(
-                    aggregate_key_type="IP",
-                    limit=GENERAL_RATE_LIMIT,
-                    evaluation_window_sec=AUTH_RATE_WINDOW_SECONDS,
-                )
-            ),
-            visibility_config=_visibility(f"chirp-{stage}-rate-per-ip"),
-        )
-    ]
+    rules = [_rate_per_ip(stage, "rate-per-ip", 1, GENERAL_RATE_LIMIT, block)]
     for priority, group in enumerate(MANAGED_RULE_GROUPS, start=2):
         rules.append(
             wafv2.CfnWebACL.RuleProperty(
