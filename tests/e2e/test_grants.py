@@ -124,7 +124,13 @@ def _tour(api: Api, cloud: Any, settle: Callable[[], bool]) -> None:
     settle()
     assert first in page_through(api, "/timeline/home", bob, "tweet_id")
     # Search: tweets reach the indexer through the dispatcher's queue, profiles through the users stream.
-    found = ok(api.get("/search/tweets", bob.token, params={"q": f"#grants from:{alice.username}"}))
+    # The indexer drains its queue after a 1 s batching window: within the contract's 5 s, not at once.
+    deadline = time.monotonic() + 5
+    while True:
+        found = ok(api.get("/search/tweets", bob.token, params={"q": f"#grants from:{alice.username}"}))
+        if found["tweets"] or time.monotonic() > deadline:
+            break
+        time.sleep(0.2)
     assert [t["tweet_id"] for t in found["tweets"]] == [first]
     assert alice.user_id in [
         u["user_id"] for u in ok(api.get("/search/users", bob.token, params={"q": alice.username}))["users"]
