@@ -127,7 +127,7 @@ def _create_table_request(table: Table) -> dict[str, Any]:
             {
                 "IndexName": i.name,
                 "KeySchema": _key_schema(i.partition_key, i.sort_key),
-                "Projection": {"ProjectionType": "ALL"},
+                "Projection": i.projection,
             }
             for i in gsis
         ]
@@ -137,7 +137,7 @@ def _create_table_request(table: Table) -> dict[str, Any]:
                 "IndexName": i.name,
                 # An LSI shares the table's partition key whatever the Index object says.
                 "KeySchema": _key_schema(table.partition_key, i.sort_key),
-                "Projection": {"ProjectionType": "ALL"},
+                "Projection": i.projection,
             }
             for i in lsis
         ]

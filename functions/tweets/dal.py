@@ -4,8 +4,9 @@ Tables (keys declared once in ``infra/resources.py``):
 - ``tweets``: ``tweet_id`` (a ULID). Tweets and replies (``kind="tweet"``) and retweets (``kind="retweet"``,
   ``retweet_of=<original>``, ``author_id=<retweeter>``). GSIs ``by_author`` (author_id, tweet_id) and
   ``by_reply_to`` (reply_to, tweet_id; sparse: only replies carry ``reply_to``).
-- ``engagements``: ``tweet_id`` + ``sk`` = ``like#<user_id>`` | ``retweet#<user_id>``. One item per user and
-  kind is what makes likes and retweets count once, exactly. A retweet engagement holds ``retweet_id``.
+- ``engagements``: ``tweet_id`` + ``sk`` = ``u#<user_id>``: one item per tweet and user, holding the like
+  (``liked_at``) and the retweet (``retweet_id``, ``retweeted_at``). One item per user is what makes likes
+  and retweets count once, exactly; one item for both is one key per tweet when a page reads the flags.
 - ``users`` (owned by the users domain): profiles' ``tweet_count`` is kept in the same transactions.
 
 Every multi-item change is one TransactWriteItems whose conditions carry the invariants. Cancellation
@@ -19,16 +20,17 @@ from __future__ import annotations
 from collections.abc import Iterable, Sequence
 from concurrent.futures import Executor
 from dataclasses import dataclass
+from functools import partial
 from typing import Any
 
 from pynamodb.attributes import ListAttribute, MapAttribute, NumberAttribute, UnicodeAttribute
 from pynamodb.exceptions import DoesNotExist
-from pynamodb.indexes import AllProjection, GlobalSecondaryIndex
+from pynamodb.indexes import GlobalSecondaryIndex, IncludeProjection
 from pynamodb.models import Model
 
 from functions.core.batch_get import Read, batch_get
 from functions.core.config import REGION, FromEnv
-from functions.core.errors import NotFound, Unprocessable
+from functions.core.errors import Busy, NotFound, Unprocessable
 from functions.core.rate_limits import Charge
 from functions.core.transactions import Transaction, transact
 from functions.media.dal import claim as claim_media
@@ -44,7 +46,8 @@ RETWEET = "retweet"
 class ByAuthorIndex(GlobalSecondaryIndex["TweetRecord"]):
     class Meta:
         index_name = "by_author"
-        projection = AllProjection()
+        # As infra/resources.py declares it: entries, not tweets (lists re-read the tweets consistently).
+        projection = IncludeProjection(["kind", "retweet_of"])
 
     author_id = UnicodeAttribute(hash_key=True)
     tweet_id = UnicodeAttribute(range_key=True)
@@ -53,7 +56,7 @@ class ByAuthorIndex(GlobalSecondaryIndex["TweetRecord"]):
 class ByReplyToIndex(GlobalSecondaryIndex["TweetRecord"]):
     class Meta:
         index_name = "by_reply_to"
-        projection = AllProjection()
+        projection = IncludeProjection(["author_id", "kind"])
 
     reply_to = UnicodeAttribute(hash_key=True)
     tweet_id = UnicodeAttribute(range_key=True)
@@ -106,20 +109,39 @@ class TweetRecord(Model):
 
 
 class EngagementRecord(Model):
+    """One item per tweet and user: whether the user liked the tweet (``liked_at``) and retweeted it
+    (``retweet_id``, the retweet item's id). One item per user is what makes likes and retweets count
+    once, exactly; one item for both flags is what lets a page read a caller's flags with one key per
+    tweet (half the keys of an item per kind)."""
+
     class Meta:
         table_name = FromEnv("ENGAGEMENTS_TABLE_NAME")
         region = REGION
 
     tweet_id = UnicodeAttribute(hash_key=True)
     sk = UnicodeAttribute(range_key=True)
-    kind = UnicodeAttribute()
     user_id = UnicodeAttribute()
-    created_at = UnicodeAttribute()
+    liked_at = UnicodeAttribute(null=True)
     retweet_id = UnicodeAttribute(null=True)
+    retweeted_at = UnicodeAttribute(null=True)
+
+    def flags(self) -> set[tuple[str, str]]:
+        """{(tweet_id, "like"|"retweet")} for what this item records."""
+        found = {(self.tweet_id, LIKE)} if self.liked_at else set()
+        return found | ({(self.tweet_id, RETWEET)} if self.retweet_id else set())
 
 
-def engagement_key(kind: str, user_id: str) -> str:
-    return f"{kind}#{user_id}"
+def engagement_key(user_id: str) -> str:
+    return f"u#{user_id}"
+
+
+_FLAG_ATTEMPTS = 4
+"""Rounds of an un-like / un-retweet whose guess of the engagement item's other flag was overtaken."""
+
+
+def _contended() -> Busy:
+    """The engagement item kept changing under an un-like / un-retweet: 429, the client may retry."""
+    return Busy("Too many changes to the same item at once; try again.", retry_after_seconds=1)
 
 
 class TweetGone(NotFound):
@@ -205,12 +227,12 @@ class TweetRepository:
     def engaged(self, user_id: str, tweet_ids: Iterable[str]) -> set[tuple[str, str]]:
         """Which of ``tweet_ids`` the user liked / retweeted: {(tweet_id, "like"|"retweet")}.
 
-        1 BatchGetItem (consistent) per 50 tweets (two keys per tweet).
+        1 BatchGetItem (eventually consistent) per 100 tweets (one key per tweet).
         """
-        keys = [(t, engagement_key(kind, user_id)) for t in set(tweet_ids) for kind in (LIKE, RETWEET)]
+        keys = [(t, engagement_key(user_id)) for t in set(tweet_ids)]
         if not keys:
             return set()
-        return {(r.tweet_id, r.kind) for r in EngagementRecord.batch_get(keys, consistent_read=True)}
+        return {flag for r in EngagementRecord.batch_get(keys) for flag in r.flags()}
 
     def hydration(
         self,
@@ -221,20 +243,25 @@ class TweetRepository:
         executor: Executor | None = None,
         also: Sequence[Read] = (),
     ) -> Hydration:
-        """Tweets (consistent), profiles and the caller's likes and retweets of ``engaged_ids`` (consistent)
-        in ONE BatchGetItem across the three tables while the keys number at most 100 (a page of 20
-        tweets by distinct authors is 80 keys); above that, ceil(keys/100) calls side by side."""
-        engagement_keys = [
-            (t, engagement_key(kind, caller)) for t in set(engaged_ids) for kind in (LIKE, RETWEET)
-        ]
+        """Tweets (consistent), profiles and the caller's engagements of ``engaged_ids`` in ONE
+        BatchGetItem across the three tables while the keys number at most 100 (a page of 20 tweets by
+        distinct authors is 60 keys); above that, ceil(keys/100) calls side by side.
+
+        Capacity for a page of 20: tweets 20 x 1 RRU (consistent: a deleted tweet is never served once
+        its DELETE returned), profiles and engagements 0.5 RRU per key (eventually consistent, found or
+        not). The flags are the one thing read eventually consistent: a like shows as ``liked_by_me``
+        on the liker's own reads once the write has propagated (typically well under a second), and
+        the like's own response carries the new state; strongly consistent they would cost 20 more
+        read units per page, a third of the page."""
+        engagement_keys = [(t, engagement_key(caller)) for t in set(engaged_ids)]
         tweets = Read(TweetRecord, tweet_ids, consistent=True)
         users = Read(UserRecord, user_ids)
-        engagements = Read(EngagementRecord, engagement_keys, consistent=True)
+        engagements = Read(EngagementRecord, engagement_keys)
         batch_get([tweets, users, engagements, *also], executor)
         return Hydration(
             tweets={r.tweet_id: r for r in tweets.found},
             users={r.pk: r for r in users.found if r.kind == "profile"},
-            engaged={(r.tweet_id, r.kind) for r in engagements.found},
+            engaged={flag for r in engagements.found for flag in r.flags()},
         )
 
     def by_author(self, author_id: str, after: str | None, limit: int) -> tuple[list[TweetRecord], bool]:
@@ -307,15 +334,16 @@ class TweetRepository:
             self.delete(tweet, with_parent=False)
 
     def like(self, tweet_id: str, user_id: str, at: str, charge: Charge) -> bool:
-        """1 TransactWriteItems: the like item (only if absent), like_count +1 (only if the tweet is an
-        existing original) and the rate-limit charge. Returns False when the user already liked it
-        (nothing changed, nothing charged, even at the limit: a repeat like is not a new like)."""
-        like = EngagementRecord(
-            tweet_id=tweet_id, sk=engagement_key(LIKE, user_id), kind=LIKE, user_id=user_id, created_at=at
-        )
+        """1 TransactWriteItems: the like on the user's engagement item (only if not liked yet; the
+        item is created if need be), like_count +1 (only if the tweet is an existing original) and the
+        rate-limit charge: 4 write units (2 items of at most 1 KB, doubled by the transaction; no index
+        carries ``like_count``). Returns False when the user already liked it (nothing changed, nothing
+        charged, even at the limit: a repeat like is not a new like)."""
+        engagement = EngagementRecord(tweet_id=tweet_id, sk=engagement_key(user_id))
 
         def build(tx: Transaction) -> None:
-            tx.put("engagement", like, EngagementRecord.sk.does_not_exist())
+            actions = [EngagementRecord.user_id.set(user_id), EngagementRecord.liked_at.set(at)]
+            tx.update("engagement", engagement, actions, EngagementRecord.liked_at.does_not_exist())
             tx.update(
                 "tweet", TweetRecord(tweet_id=tweet_id), [TweetRecord.like_count.add(1)], _is_original()
             )
@@ -328,33 +356,44 @@ class TweetRepository:
         return liked
 
     def unlike(self, tweet_id: str, user_id: str) -> bool:
-        """1 TransactWriteItems: delete the like item (only if present) and like_count -1."""
-        like = EngagementRecord(tweet_id=tweet_id, sk=engagement_key(LIKE, user_id))
+        """1 TransactWriteItems: the like off the engagement item (only if liked) and like_count -1. The
+        item is deleted when it records nothing else (no retweet), else only its like is removed; when
+        the first guess of which is wrong (a retweet came or went meanwhile), 1 more transaction."""
+        for attempt in range(_FLAG_ATTEMPTS):
+            alone = attempt % 2 == 0  # most likes come without a retweet of the same tweet
+            failed = transact(partial(self._build_unlike, tweet_id=tweet_id, user_id=user_id, alone=alone))
+            if self._engagement_outcome(failed, tweet_id):
+                return True
+            if not self._flag_is_set(tweet_id, user_id, LIKE):
+                return False
+        raise _contended()
 
-        def build(tx: Transaction) -> None:
-            tx.delete("engagement", like, EngagementRecord.sk.exists())
-            tx.update(
-                "tweet", TweetRecord(tweet_id=tweet_id), [TweetRecord.like_count.add(-1)], _is_original()
-            )
-
-        return self._engagement_outcome(transact(build), tweet_id)
+    @staticmethod
+    def _build_unlike(tx: Transaction, *, tweet_id: str, user_id: str, alone: bool) -> None:
+        engagement = EngagementRecord(tweet_id=tweet_id, sk=engagement_key(user_id))
+        liked = EngagementRecord.liked_at.exists()
+        if alone:
+            tx.delete("engagement", engagement, liked & EngagementRecord.retweet_id.does_not_exist())
+        else:
+            condition = liked & EngagementRecord.retweet_id.exists()
+            tx.update("engagement", engagement, [EngagementRecord.liked_at.remove()], condition)
+        tx.update("tweet", TweetRecord(tweet_id=tweet_id), [TweetRecord.like_count.add(-1)], _is_original())
 
     def retweet(self, retweet: TweetRecord, charge: Charge) -> bool:
-        """1 TransactWriteItems: the retweet engagement (only if absent), the retweet item in tweets, the
-        original's retweet_count +1, the retweeter's tweet_count +1 and the rate-limit charge.
-        Returns False when the user already retweeted it (nothing changed, nothing charged)."""
+        """1 TransactWriteItems: the retweet on the user's engagement item (only if not retweeted yet),
+        the retweet item in tweets, the original's retweet_count +1, the retweeter's tweet_count +1 and
+        the rate-limit charge. Returns False when the user already retweeted it (nothing changed,
+        nothing charged)."""
         original_id = str(retweet.retweet_of)
-        engagement = EngagementRecord(
-            tweet_id=original_id,
-            sk=engagement_key(RETWEET, retweet.author_id),
-            kind=RETWEET,
-            user_id=retweet.author_id,
-            created_at=retweet.created_at,
-            retweet_id=retweet.tweet_id,
-        )
+        engagement = EngagementRecord(tweet_id=original_id, sk=engagement_key(retweet.author_id))
 
         def build(tx: Transaction) -> None:
-            tx.put("engagement", engagement, EngagementRecord.sk.does_not_exist())
+            actions = [
+                EngagementRecord.user_id.set(retweet.author_id),
+                EngagementRecord.retweet_id.set(retweet.tweet_id),
+                EngagementRecord.retweeted_at.set(retweet.created_at),
+            ]
+            tx.update("engagement", engagement, actions, EngagementRecord.retweet_id.does_not_exist())
             tx.put("retweet", retweet, TweetRecord.tweet_id.does_not_exist())
             tx.update(
                 "tweet", TweetRecord(tweet_id=original_id), [TweetRecord.retweet_count.add(1)], _is_original()
@@ -376,34 +415,53 @@ class TweetRepository:
         return True
 
     def unretweet(self, original_id: str, user_id: str) -> bool:
-        """1 GetItem (the engagement, for the retweet's id) + 1 TransactWriteItems: delete the engagement
-        and the retweet item (only if present), the original's retweet_count -1 and the retweeter's
-        tweet_count -1. Returns False when the user had not retweeted it."""
+        """1 GetItem (the engagement, for the retweet's id and whether a like shares the item) + 1
+        TransactWriteItems: the retweet off the engagement item (the item deleted if it records no like),
+        the retweet item deleted (only if present), the original's retweet_count -1 and the retweeter's
+        tweet_count -1. Returns False when the user had not retweeted it. A like given or taken back
+        between the read and the write costs one more round."""
+        for _ in range(_FLAG_ATTEMPTS):
+            engagement = self._engagement(original_id, user_id)
+            if engagement is None or not engagement.retweet_id:
+                return False
+            build = partial(
+                self._build_unretweet, engagement=engagement, original_id=original_id, user_id=user_id
+            )
+            failed = transact(build)
+            if "tweet" in failed:
+                raise TweetGone(original_id)
+            if "retweet" in failed:
+                return False  # a concurrent un-retweet (or the cleanup) got there first
+            if "engagement" not in failed:
+                return True
+        raise _contended()
+
+    @staticmethod
+    def _build_unretweet(
+        tx: Transaction, engagement: EngagementRecord, original_id: str, user_id: str
+    ) -> None:
+        retweet_id = str(engagement.retweet_id)
+        same = EngagementRecord.retweet_id == retweet_id
+        if engagement.liked_at:
+            clear = [EngagementRecord.retweet_id.remove(), EngagementRecord.retweeted_at.remove()]
+            tx.update("engagement", engagement, clear, same & EngagementRecord.liked_at.exists())
+        else:
+            tx.delete("engagement", engagement, same & EngagementRecord.liked_at.does_not_exist())
+        tx.delete("retweet", TweetRecord(tweet_id=retweet_id), TweetRecord.tweet_id.exists())
+        original = TweetRecord(tweet_id=original_id)
+        tx.update("tweet", original, [TweetRecord.retweet_count.add(-1)], _is_original())
+        tx.update("author", UserRecord(pk=user_id), [UserRecord.tweet_count.add(-1)], _is_profile())
+
+    def _engagement(self, tweet_id: str, user_id: str) -> EngagementRecord | None:
+        """1 GetItem (consistent)."""
         try:
-            engagement = EngagementRecord.get(
-                original_id, engagement_key(RETWEET, user_id), consistent_read=True
-            )
+            return EngagementRecord.get(tweet_id, engagement_key(user_id), consistent_read=True)
         except DoesNotExist:
-            return False
+            return None
 
-        def build(tx: Transaction) -> None:
-            tx.delete("engagement", engagement, EngagementRecord.sk.exists())
-            tx.delete(
-                "retweet", TweetRecord(tweet_id=str(engagement.retweet_id)), TweetRecord.tweet_id.exists()
-            )
-            tx.update(
-                "tweet",
-                TweetRecord(tweet_id=original_id),
-                [TweetRecord.retweet_count.add(-1)],
-                _is_original(),
-            )
-            tx.update("author", UserRecord(pk=user_id), [UserRecord.tweet_count.add(-1)], _is_profile())
-
-        failed = transact(build)
-        if "tweet" in failed:
-            raise TweetGone(original_id)
-        # A failed engagement/retweet condition: a concurrent un-retweet (or the cleanup) got there first.
-        return not ({"engagement", "retweet"} & failed)
+    def _flag_is_set(self, tweet_id: str, user_id: str, kind: str) -> bool:
+        engagement = self._engagement(tweet_id, user_id)
+        return engagement is not None and (tweet_id, kind) in engagement.flags()
 
     @staticmethod
     def _engagement_outcome(failed: set[str], tweet_id: str) -> bool:
@@ -415,18 +473,19 @@ class TweetRepository:
     def purge_engagements(self, tweet_id: str) -> PurgeReport:
         """Remove every like and retweet of a deleted original. Safe to repeat: what is gone stays gone.
 
-        1 Query per 100 engagements, then likes in BatchWriteItem (25 per call) and, per retweet, 1
-        TransactWriteItems that deletes the retweet item and its engagement and takes 1 off the
-        retweeter's tweet_count only if the retweet item still existed.
+        1 Query per 100 engagement items, then the items recording only a like in BatchWriteItem (25 per
+        call) and, per item recording a retweet, 1 TransactWriteItems that deletes the retweet item and
+        the engagement item and takes 1 off the retweeter's tweet_count only if the retweet item still
+        existed.
         """
         report = PurgeReport()
         engagements = list(EngagementRecord.query(tweet_id, consistent_read=True, page_size=100))
-        likes = [e for e in engagements if e.kind == LIKE]
+        report.likes_removed = sum(1 for e in engagements if e.liked_at)
         with EngagementRecord.batch_write() as batch:
-            for like in likes:
-                batch.delete(like)
-        report.likes_removed = len(likes)
-        for engagement in (e for e in engagements if e.kind == RETWEET):
+            for engagement in engagements:
+                if not engagement.retweet_id:
+                    batch.delete(engagement)
+        for engagement in (e for e in engagements if e.retweet_id):
             if self._purge_retweet(engagement):
                 report.retweets_removed += 1
         return report

@@ -2,12 +2,14 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 from aws_cdk import RemovalPolicy
 from aws_cdk import aws_dynamodb as dynamodb
 from constructs import Construct
 
 from infra.constructs.nag import tag_spec_id
-from infra.resources import Key, Table
+from infra.resources import Index, Key, Table
 
 _ATTRIBUTE_TYPES = {
     "S": dynamodb.AttributeType.STRING,
@@ -20,8 +22,17 @@ def _attribute(key: Key) -> dynamodb.Attribute:
     return dynamodb.Attribute(name=key.name, type=_ATTRIBUTE_TYPES[key.type])
 
 
+def _projection(index: Index) -> dict[str, Any]:
+    """The CDK arguments of ``index.projection``."""
+    if index.include is None:
+        return {"projection_type": dynamodb.ProjectionType.ALL}
+    if not index.include:
+        return {"projection_type": dynamodb.ProjectionType.KEYS_ONLY}
+    return {"projection_type": dynamodb.ProjectionType.INCLUDE, "non_key_attributes": list(index.include)}
+
+
 class Data(Construct):
-    """On-demand tables with PITR, AWS-managed encryption, streams, TTL and indexes (projection ALL)."""
+    """On-demand tables with PITR, AWS-managed encryption, streams, TTL and indexes."""
 
     def __init__(
         self,
@@ -57,14 +68,14 @@ class Data(Construct):
                     table.add_local_secondary_index(
                         index_name=index.name,
                         sort_key=_attribute(index.sort_key),
-                        projection_type=dynamodb.ProjectionType.ALL,
+                        **_projection(index),
                     )
                 else:
                     table.add_global_secondary_index(
                         index_name=index.name,
                         partition_key=_attribute(index.partition_key),
                         sort_key=_attribute(index.sort_key) if index.sort_key else None,
-                        projection_type=dynamodb.ProjectionType.ALL,
+                        **_projection(index),
                     )
             tag_spec_id(table, spec.logical_id)
             self.tables[spec.logical_id] = table

@@ -24,12 +24,13 @@ def store() -> Any:
 
 
 def engagement_count(tweet_id: str) -> int:
-    return int(store().EngagementRecord.count(tweet_id))
+    """Likes and retweets recorded against the tweet (each user's item holds both of theirs)."""
+    return sum(len(item.flags()) for item in store().EngagementRecord.query(tweet_id, consistent_read=True))
 
 
 def retweet_id_of(tweet_id: str, user_id: str) -> str:
     dal = store()
-    return str(dal.EngagementRecord.get(tweet_id, dal.engagement_key("retweet", user_id)).retweet_id)
+    return str(dal.EngagementRecord.get(tweet_id, dal.engagement_key(user_id)).retweet_id)
 
 
 def tweet_count(api: Api, who: Account) -> int:
@@ -215,3 +216,40 @@ def test_liking_beyond_the_rate_limit_is_429_with_retry_after(api: Api, alice: A
     assert api.delete(f"/tweets/{first}/like", bob.token).status_code == 200
     assert_error(api.post(f"/tweets/{third}/like", bob.token), 429, "rate_limited")
     assert api.post(f"/tweets/{third}/like", alice.token).json() == {"liked": True, "like_count": 1}
+
+
+def test_a_like_and_a_retweet_by_one_user_are_undone_independently(
+    api: Api, alice: Account, bob: Account
+) -> None:
+    tweet_id = post(api, alice, "both at once")
+    assert api.post(f"/tweets/{tweet_id}/like", bob.token).json() == {"liked": True, "like_count": 1}
+    assert api.post(f"/tweets/{tweet_id}/retweet", bob.token).status_code == 200
+    seen = get_tweet(api, bob, tweet_id)
+    assert (seen["liked_by_me"], seen["retweeted_by_me"], seen["like_count"], seen["retweet_count"]) == (
+        True,
+        True,
+        1,
+        1,
+    )
+    # Taking the like back keeps the retweet (one item holds both) ...
+    assert api.delete(f"/tweets/{tweet_id}/like", bob.token).json() == {"liked": False, "like_count": 0}
+    seen = get_tweet(api, bob, tweet_id)
+    assert (seen["liked_by_me"], seen["retweeted_by_me"], seen["retweet_count"]) == (False, True, 1)
+    assert timeline_ids(api, bob) == [tweet_id]
+    # ... and the other way round.
+    api.post(f"/tweets/{tweet_id}/like", bob.token)
+    assert api.delete(f"/tweets/{tweet_id}/retweet", bob.token).status_code == 200
+    seen = get_tweet(api, bob, tweet_id)
+    assert (seen["liked_by_me"], seen["retweeted_by_me"], seen["like_count"], seen["retweet_count"]) == (
+        True,
+        False,
+        1,
+        0,
+    )
+    assert timeline_ids(api, bob) == [] and tweet_count(api, bob) == 0
+    # Undoing what is not there changes nothing; once both are gone, so is the item.
+    assert api.delete(f"/tweets/{tweet_id}/retweet", bob.token).status_code == 200
+    assert api.delete(f"/tweets/{tweet_id}/like", bob.token).json() == {"liked": False, "like_count": 0}
+    assert api.delete(f"/tweets/{tweet_id}/like", bob.token).json() == {"liked": False, "like_count": 0}
+    assert list(store().EngagementRecord.query(tweet_id, consistent_read=True)) == []
+    assert get_tweet(api, alice, tweet_id)["like_count"] == 0

@@ -9,7 +9,7 @@ A description is a plain dict::
 
     {
       "tables": {spec_id: {"keys": (("pk", "HASH", "S"), ...),
-                           "indexes": {name: {"keys": (...), "local": bool, "projection": "ALL"}},
+                           "indexes": {name: {"keys": (...), "local": bool, "projection": (type, attrs)}},
                            "stream": "NEW_AND_OLD_IMAGES" | None, "ttl": "expires_at" | None}},
       "queues": {spec_id: {"dlq": dlq_spec_id | None, "max_receive_count": int | None,
                            "visibility_timeout_seconds": int, "retention_seconds": int}},   # DLQs included
@@ -114,6 +114,10 @@ def _keys(key_schema: list[dict[str, str]], types: dict[str, str]) -> tuple[tupl
     return tuple((k["AttributeName"], k["KeyType"], types[k["AttributeName"]]) for k in key_schema)
 
 
+def _projection(projection: dict[str, Any]) -> tuple[str, tuple[str, ...]]:
+    return projection["ProjectionType"], tuple(sorted(projection.get("NonKeyAttributes", ())))
+
+
 def _describe_table(props: dict[str, Any]) -> dict[str, Any]:
     types = {a["AttributeName"]: a["AttributeType"] for a in props["AttributeDefinitions"]}
     indexes = {}
@@ -122,7 +126,7 @@ def _describe_table(props: dict[str, Any]) -> dict[str, Any]:
             indexes[index["IndexName"]] = {
                 "keys": _keys(index["KeySchema"], types),
                 "local": local,
-                "projection": index["Projection"]["ProjectionType"],
+                "projection": _projection(index["Projection"]),
             }
     ttl = props.get("TimeToLiveSpecification", {})
     return {
@@ -245,7 +249,11 @@ def describe_spec(spec: ServiceSpec) -> dict[str, Any]:
         t.logical_id: {
             "keys": keys(t.partition_key, t.sort_key),
             "indexes": {
-                i.name: {"keys": keys(i.partition_key, i.sort_key), "local": i.local, "projection": "ALL"}
+                i.name: {
+                    "keys": keys(i.partition_key, i.sort_key),
+                    "local": i.local,
+                    "projection": _projection(i.projection),
+                }
                 for i in t.indexes
             },
             "stream": t.stream,
