@@ -43,6 +43,7 @@ from functions.timeline.fanout import CATCH_UP_WINDOW_SECONDS, trim_timeline
 from functions.timeline.merge import SourceMerge, valid_state
 from functions.timeline.models import KEPT, CatchUp, TimelineEntry, TimelineMeta, version_kind
 from functions.timeline.ports import Audience, TweetReader
+from functions.timeline.recent import RecentEntries
 from functions.timeline.settings import TimelineSettings
 from functions.tweets.models import EntryPage, Tweet, TweetPage
 
@@ -112,6 +113,8 @@ class HomeTimeline:
     rebuild_per_author: int = REBUILD_PER_AUTHOR
     queue: FanoutQueue | None = None
     """Where a rebuild's catch-up goes; None: no catch-up (tests of the read alone)."""
+    recent: RecentEntries | None = None
+    """Merged accounts' newest entries, shared by the readers of this execution environment."""
 
     def page(self, caller: str, cursor: str | None, limit: int) -> TweetPage:
         return self.read(caller, cursor, limit)[0]
@@ -416,8 +419,21 @@ class HomeTimeline:
         return _Window(candidates, exhausted=bound is None, cached=cached)
 
     def _fetch_authors(self, authors: list[str], before: str | None, n: int) -> list[EntryPage]:
-        """The newest ``n`` entries older than ``before`` of each account: 1 Query each, in parallel."""
+        """The newest ``n`` entries older than ``before`` of each account: 1 Query each, in parallel;
+        first pages from the environment's cache of recent entries when it has them."""
+        if before is None:
+            recent = self._recent()
+            return run_all(self.executor, lambda a: recent.get(a, n, self._newest), authors)
         return run_all(self.executor, lambda a: self.tweets.by_author(a, before, n), authors)
+
+    def _newest(self, author: str, n: int) -> EntryPage:
+        return self.tweets.by_author(author, None, n)
+
+    def _recent(self) -> RecentEntries:
+        ttl = self.settings().pull_cache_seconds
+        if self.recent is None or self.recent.ttl != ttl:
+            self.recent = RecentEntries(ttl)
+        return self.recent
 
     def _metas(self, user_ids: list[str], attributes: list[str]) -> dict[str, TimelineMeta]:
         found: dict[str, TimelineMeta] = {}

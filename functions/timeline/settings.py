@@ -23,6 +23,9 @@ class TimelineSettings(FunctionSettings):
     celebrity_follower_threshold: int = Field(default=10_000, ge=1, alias="CELEBRITY_FOLLOWER_THRESHOLD")
     timeline_max_items: int = Field(default=800, ge=1, alias="TIMELINE_MAX_ITEMS")
     inactive_after_days: int = Field(default=30, ge=1, alias="INACTIVE_AFTER_DAYS")
+    pull_cache_seconds: float = Field(default=2.0, ge=0, le=3, alias="PULL_CACHE_SECONDS")
+    """How long an execution environment serves a merged account's newest entries to every reader before
+    reading them again (``functions/timeline/recent.py``); 0 turns the cache off."""
     catch_up_delay_seconds: int = Field(default=30, ge=0, le=900, alias="CATCH_UP_DELAY_SECONDS")
     """How long after a follow (or a rebuild) its catch-up runs: longer than the indexes' lag. The local
     cloud, whose indexes lag only under LOCAL_CHAOS, uses 1 s unless told otherwise."""
