@@ -125,33 +125,44 @@ def item_write_wcu(old: Item | None, new: Item | None, factor: float = 1.0) -> f
 
 @dataclass(frozen=True)
 class IndexSpec:
-    """What the write-cost rules need of a secondary index (projection ALL, as in infra.resources)."""
+    """What the write-cost rules need of a secondary index (as ``infra.resources`` declares it)."""
 
     name: str
     key_attributes: tuple[str, ...]
+    table_keys: tuple[str, ...] = ()
+    include: tuple[str, ...] | None = None
+    """Non-key attributes the index carries; None = projection ALL."""
+
+    def entry(self, item: Item) -> dict[str, Any]:
+        """The index entry ``item`` makes: the whole item (ALL), or its keys and included attributes."""
+        if self.include is None:
+            return dict(item)
+        kept = {*self.key_attributes, *self.table_keys, *self.include}
+        return {name: value for name, value in item.items() if name in kept}
 
 
 def index_write_wcu(indexes: Iterable[IndexSpec], old: Item | None, new: Item | None) -> float:
     """Write units the secondary indexes consume when ``old`` becomes ``new`` (None = no item).
 
-    Per index (projection ALL, so every attribute change reaches the index entry): an item enters or
-    leaves the index = 1 write of its size; an index key attribute changed = 2 writes (delete + put);
-    another attribute changed = 1 write of the larger image; nothing changed = nothing.
+    Per index: an item enters or leaves the index = 1 write of its entry's size; an index key attribute
+    changed = 2 writes (delete + put); another attribute the index carries changed = 1 write of the
+    larger entry; nothing it carries changed (a counter an INCLUDE index leaves out) = nothing.
     """
     total = 0.0
     for index in indexes:
         old_in = bool(old) and all(a in old for a in index.key_attributes)  # type: ignore[operator]
         new_in = bool(new) and all(a in new for a in index.key_attributes)  # type: ignore[operator]
-        if old_in and new_in:
-            assert old is not None and new is not None
-            if any(old[a] != new[a] for a in index.key_attributes):
-                total += write_units(item_size(old)) + write_units(item_size(new))
-            elif dict(old) != dict(new):
-                total += write_units(max(item_size(old), item_size(new)))
-        elif old_in:
-            total += write_units(item_size(old))
-        elif new_in:
-            total += write_units(item_size(new))
+        before = index.entry(old) if old_in and old is not None else None
+        after = index.entry(new) if new_in and new is not None else None
+        if before is not None and after is not None:
+            if any(before[a] != after[a] for a in index.key_attributes):
+                total += write_units(item_size(before)) + write_units(item_size(after))
+            elif before != after:
+                total += write_units(max(item_size(before), item_size(after)))
+        elif before is not None:
+            total += write_units(item_size(before))
+        elif after is not None:
+            total += write_units(item_size(after))
     return total
 
 

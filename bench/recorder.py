@@ -88,6 +88,8 @@ def _index_specs() -> dict[str, tuple[IndexSpec, ...]]:
             IndexSpec(
                 index.name,
                 (index.partition_key.name, *((index.sort_key.name,) if index.sort_key else ())),
+                (table.partition_key.name, *((table.sort_key.name,) if table.sort_key else ())),
+                index.include,
             )
             for index in table.indexes
         )

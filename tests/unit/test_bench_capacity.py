@@ -127,6 +127,22 @@ def test_secondary_index_writes() -> None:
     assert index_write_wcu([by_author], tweet, None) == 1  # item deleted
 
 
+def test_an_index_that_does_not_carry_an_attribute_is_not_written_when_it_changes() -> None:
+    by_author = IndexSpec("by_author", ("author_id", "tweet_id"), ("tweet_id",), include=("kind",))
+    tweet = {
+        "tweet_id": {"S": "t1"},
+        "author_id": {"S": "a"},
+        "kind": {"S": "tweet"},
+        "text": {"S": "x" * 2000},
+        "like_count": {"N": "0"},
+    }
+    assert index_write_wcu([by_author], tweet, {**tweet, "like_count": {"N": "1"}}) == 0
+    assert index_write_wcu([by_author], tweet, {**tweet, "kind": {"S": "retweet"}}) == 1
+    # The entry written is the keys and the included attribute, not the 2 KB item.
+    assert index_write_wcu([by_author], None, tweet) == 1
+    assert index_write_wcu([IndexSpec("all", ("author_id", "tweet_id"))], None, tweet) == 2
+
+
 def test_cost_uses_the_on_demand_prices() -> None:
     assert math.isclose(cost_usd(1_000_000, 0), 0.125)
     assert math.isclose(cost_usd(0, 1_000_000), 0.625)
