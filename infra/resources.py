@@ -470,6 +470,7 @@ TUNABLES: tuple[str, ...] = (
     "TIMELINE_MAX_ITEMS",
     "INACTIVE_AFTER_DAYS",
     "CATCH_UP_DELAY_SECONDS",
+    "PULL_CACHE_SECONDS",
 )
 """Settings a deployment may change (CDK context or the environment of ``make dev``); their defaults
 live in the settings models of the functions that read them."""
