@@ -33,12 +33,12 @@ class FollowCheck:
     """Whom a reader follows among some accounts, read inside another domain's BatchGetItem: pass
     ``reads`` to it, then ask ``followed()``."""
 
-    def __init__(self, follower_id: str, followee_ids: Iterable[str]) -> None:
+    def __init__(self, follower_id: str, followee_ids: Iterable[str], *, consistent: bool = False) -> None:
         keys = [(follower_id, f) for f in dict.fromkeys(followee_ids) if f != follower_id]
-        self.reads: list[Read] = [Read(FollowRecord, keys, consistent=True)] if keys else []
+        self.reads: list[Read] = [Read(FollowRecord, keys, consistent=consistent)] if keys else []
 
     def followed(self) -> dict[str, str]:
-        """Followee id -> follow_seq of the follows found (strongly consistent)."""
+        """Followee id -> follow_seq of the follows found."""
         return {r.followee_id: r.follow_seq for read in self.reads for r in read.found}
 
 
@@ -62,9 +62,12 @@ class GraphAudience:
             [edge.follow_seq for edge in kept],
         )
 
-    def follow_check(self, follower_id: str, followee_ids: Iterable[str]) -> FollowCheck:
-        """The edges ``follower_id`` -> each of ``followee_ids``, to be read in the caller's batch."""
-        return FollowCheck(follower_id, followee_ids)
+    def follow_check(
+        self, follower_id: str, followee_ids: Iterable[str], *, consistent: bool = False
+    ) -> FollowCheck:
+        """The edges ``follower_id`` -> each of ``followee_ids``, to be read in the caller's batch
+        (eventually consistent unless asked: 0.5 read units per edge instead of 1)."""
+        return FollowCheck(follower_id, followee_ids, consistent=consistent)
 
     def follow_seq(self, follower_id: str, followee_id: str) -> str | None:
         """The follow's ``follow_seq`` now (None: not following); 1 GetItem, strongly consistent."""

@@ -60,7 +60,9 @@ class Audience(Protocol):
         """How many follow ``user_id`` (0 for an unknown user)."""
         ...
 
-    def follow_check(self, follower_id: str, followee_ids: Iterable[str]) -> EdgeCheck:
+    def follow_check(
+        self, follower_id: str, followee_ids: Iterable[str], *, consistent: bool = False
+    ) -> EdgeCheck:
         """Reads of the edges ``follower_id`` -> ``followee_ids`` to run inside a hydration batch."""
         ...
 

@@ -25,6 +25,7 @@ from concurrent.futures import Executor, Future
 from dataclasses import dataclass, field
 from typing import Any
 
+from functions.core.batch_get import batch_get
 from functions.core.concurrency import both, chunked, run_all
 from functions.core.config import load
 from functions.core.errors import InvalidCursor
@@ -178,7 +179,8 @@ class HomeTimeline:
         seen: set[str] = set()
         shown = set(shown_before)
         shown_now: list[str] = []
-        stale: list[str] = []
+        stale: list[tuple[str, str]] = []
+        """(entry id, poster) of cached entries whose poster the reader no longer seems to follow."""
         unfollowed_pulls: set[str] = set()
         checked_pulls = False
         position = before
@@ -203,6 +205,9 @@ class HomeTimeline:
                 report.hydrated += len(chunk)
                 # The reader's follow edges of the page's posters (and, once, of the pull set) are read
                 # in the same BatchGetItem as the tweets: an entry whose follow is gone is not shown.
+                # Eventually consistent (half the read units): an unfollow of the last second may
+                # still show once, a follow of the last second may hide its entries once; nothing is
+                # deleted on this read's word alone (``_repair`` confirms consistently first).
                 authors = {e.author_id for e in chunk}
                 if not checked_pulls:
                     authors |= set(meta.pulls)
@@ -218,7 +223,7 @@ class HomeTimeline:
                     if entry.author_id != caller and entry.author_id not in edges:
                         report.dropped_unfollowed += 1
                         if entry.entry_id in window.cached:
-                            stale.append(entry.entry_id)
+                            stale.append((entry.entry_id, entry.author_id))
                         continue
                     if tweet is None or tweet.tweet_id in seen:
                         continue  # deleted, undone, or a second entry for the same original on this page
@@ -255,15 +260,25 @@ class HomeTimeline:
 
     # ---- lazy repairs -----------------------------------------------------------------------------
     def _repair(
-        self, meta: TimelineMeta, stale: Sequence[str], unfollowed: set[str], report: ReadReport
+        self,
+        meta: TimelineMeta,
+        stale: Sequence[tuple[str, str]],
+        unfollowed: set[str],
+        report: ReadReport,
     ) -> None:
-        """What a read found wrong, put right: entries of accounts the reader no longer follows leave the
-        cache (ceil(k/25) BatchWriteItem), and so do their pull set entries (1 conditional UpdateItem
-        each, only while the entry is the version this read saw: a follow made since keeps its own)."""
+        """What a read found wrong, put right, once a consistent read of those edges confirms it (1
+        BatchGetItem, only when something looked wrong): entries of accounts the reader no longer
+        follows leave the cache (ceil(k/25) BatchWriteItem), and so do their pull set entries (1
+        conditional UpdateItem each, only while the entry is the version this read saw: a follow made
+        since keeps its own)."""
         caller = meta.user_id
-        for chunk in self.store.delete_entries((caller, entry_id) for entry_id in stale):
+        check = self.audience.follow_check(caller, {a for _, a in stale} | unfollowed, consistent=True)
+        batch_get(check.reads, self.executor)
+        following = check.followed()
+        gone = [entry_id for entry_id, author in stale if author not in following]
+        for chunk in self.store.delete_entries((caller, entry_id) for entry_id in gone):
             self.store.batch_write(chunk)
-        for author in unfollowed:
+        for author in unfollowed - following.keys():
             if self.store.remove_pull(caller, author, [meta.pulls[author]]):
                 report.pruned += 1
 

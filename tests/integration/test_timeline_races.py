@@ -24,6 +24,7 @@ from tests.support.fanout import RecordingQueue
 from tests.support.timeline_state import (
     LaggingAudience,
     LaggingTweets,
+    StaleEdges,
     apply_all,
     cached,
     follow,
@@ -65,6 +66,25 @@ def test_a_stale_add_after_the_unfollow_is_never_shown_and_is_repaired() -> None
     assert tweet.entry_id not in cached(follower), "the read repaired the cache"
     fan.apply(stale[0])  # and once more: still never shown
     assert tweet.entry_id not in shown(home, follower)
+
+
+def test_an_edge_read_that_missed_a_new_follow_hides_its_entries_once_and_deletes_nothing() -> None:
+    author, follower = user("author"), reader()
+    follow(follower, author)
+    fan = write_side()
+    tweet = post(author)
+    fan.tweet_posted(tweet)  # few followers: written inline
+    assert tweet.entry_id in cached(follower)
+
+    # The page's edge reads are eventually consistent: one that has not seen the follow yet ...
+    lagging = HomeTimeline(
+        TimelineStore(), read_side().tweets, StaleEdges({author}), executor=shared_executor()
+    )
+    page, report = lagging.read(follower, None, 20)
+    assert tweet.entry_id not in [t.tweet_id for t in page.tweets] and report.dropped_unfollowed == 1
+    # ... hides the entry from that page, but the repair reads the edge consistently and keeps it.
+    assert tweet.entry_id in cached(follower)
+    assert tweet.entry_id in shown(read_side(), follower)
 
 
 def test_the_readers_own_and_followed_entries_are_still_shown() -> None:

@@ -12,7 +12,7 @@ from __future__ import annotations
 import os
 import time
 import uuid
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterable, Iterator
 from typing import Any
 
 os.environ.setdefault("POWERTOOLS_METRICS_NAMESPACE", "Chirp")
@@ -23,7 +23,7 @@ from ulid import ULID
 
 from functions.core.clock import iso_millis
 from functions.core.concurrency import shared_executor
-from functions.graph.audience import FollowerPage, GraphAudience
+from functions.graph.audience import FollowCheck, FollowerPage, GraphAudience
 from functions.graph.dal import FollowRecord, FollowRepository, new_follow
 from functions.timeline.dal import TimelineStore
 from functions.timeline.fanout import Timelines
@@ -166,6 +166,21 @@ class LaggingAudience(GraphAudience):
         return FollowerPage(
             [page.follower_ids[i] for i in keep], page.next_position, [page.follow_seqs[i] for i in keep]
         )
+
+
+class StaleEdges(GraphAudience):
+    """Eventually consistent edge reads that have not seen the follows of ``hidden`` yet (consistent
+    reads see them)."""
+
+    def __init__(self, hidden: set[str]) -> None:
+        super().__init__(FollowRepository(), UserRepository())
+        self.hidden = hidden
+
+    def follow_check(
+        self, follower_id: str, followee_ids: Iterable[str], *, consistent: bool = False
+    ) -> FollowCheck:
+        asked = list(followee_ids) if consistent else [f for f in followee_ids if f not in self.hidden]
+        return super().follow_check(follower_id, asked, consistent=consistent)
 
 
 class LaggingTweets(TweetReads):

@@ -235,7 +235,9 @@ class FakeAudience:
     def follower_count(self, user_id: str) -> int:
         return len(self._followers.get(user_id, []))
 
-    def follow_check(self, follower_id: str, followee_ids: Iterable[str]) -> FakeCheck:
+    def follow_check(
+        self, follower_id: str, followee_ids: Iterable[str], *, consistent: bool = False
+    ) -> FakeCheck:
         return FakeCheck({f: "seq" for f in self._following.get(follower_id, []) if f in set(followee_ids)})
 
     def follow_seq(self, follower_id: str, followee_id: str) -> str | None:
