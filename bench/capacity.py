@@ -38,9 +38,9 @@ Item = Mapping[str, Mapping[str, Any]]
 READ_UNIT_BYTES = 4096
 WRITE_UNIT_BYTES = 1024
 # Prices come from the bench's one price table (bench.cost_model.PRICE, with the date they were read).
-PRICE_PER_MILLION_RRU = round(float(PRICE["rru"]) * 1e6, 6)  # type: ignore[arg-type]
-PRICE_PER_MILLION_WRU = round(float(PRICE["wru"]) * 1e6, 6)  # type: ignore[arg-type]
-PRICE_PER_MILLION_SQS_REQUESTS = round(float(PRICE["sqs_request"]) * 1e6, 6)  # type: ignore[arg-type]
+PRICE_PER_MILLION_RRU = round(float(PRICE["rru"]) * 1e6, 6)
+PRICE_PER_MILLION_WRU = round(float(PRICE["wru"]) * 1e6, 6)
+PRICE_PER_MILLION_SQS_REQUESTS = round(float(PRICE["sqs_request"]) * 1e6, 6)
 """SQS standard queue, us-east-1, per million requests (each 64 KB chunk of a payload is one request)."""
 PRICES_CHECKED = PRICES_AS_OF
 

@@ -59,7 +59,7 @@ def tiered(quantity: float, tiers: list[tuple[float, float]]) -> float:
 
 
 INF = float("inf")
-PRICE = {
+PRICE: dict[str, Any] = {
     "rru": 0.125e-6,
     "wru": 0.625e-6,
     "ddb_gb_month": 0.25,

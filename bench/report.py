@@ -21,9 +21,9 @@ from bench.lag import LagResult, expected_batch_writes
 from bench.stats import cell, percentile_n
 from bench.verdict import (
     READS_PER_POST,
-    break_even,
     SEEDS_READS_PER_POST,
     TWITTER_READS_PER_POST,
+    break_even,
     judge,
     mix_at,
     recombine,
@@ -366,7 +366,8 @@ def evaluate_targets(
             {
                 "target": f"home read of 20 entries <= {HOME_READ_MAX_RRU:.0f} RRU (hybrid)",
                 "status": "PASS" if ok == len(units) else "FAIL",
-                "detail": f"{ok}/{len(units)} pages within; RRU median {median(units):.1f}, max {units[-1]:.1f}",
+                "detail": f"{ok}/{len(units)} pages within; RRU median {median(units):.1f}, "
+                f"max {units[-1]:.1f}",
             }
         )
     likes = [r for r in results if r.strategy == "hybrid" and r.kind == "like"]
@@ -377,7 +378,8 @@ def evaluate_targets(
             {
                 "target": f"like <= {LIKE_MAX_WRU:.0f} WRU, sync + async (hybrid)",
                 "status": "PASS" if ok == len(units) else "FAIL",
-                "detail": f"{ok}/{len(units)} likes within; WRU median {median(units):.1f}, max {units[-1]:.1f}",
+                "detail": f"{ok}/{len(units)} likes within; WRU median {median(units):.1f}, "
+                f"max {units[-1]:.1f}",
             }
         )
     checked = []
@@ -402,16 +404,14 @@ def evaluate_targets(
             }
         )
     for threshold, name in ((headline, "the bench's headline"), (shipped, "the shipped default")):
-        row = next(
-            (
-                v
-                for v in verdict_rows or []
-                if v["threshold"] == threshold and v["reads_per_post"] == SEEDS_READS_PER_POST
-            ),
-            None,
-        )
-        if row is None:
+        matching = [
+            v
+            for v in verdict_rows or []
+            if v["threshold"] == threshold and v["reads_per_post"] == SEEDS_READS_PER_POST
+        ]
+        if not matching:
             continue
+        row = matching[0]
         targets.append(
             {
                 "target": f"hybrid wins by the pre-registered rule at the seeds' {SEEDS_READS_PER_POST:.0f} "
@@ -583,7 +583,7 @@ def markdown(data: dict[str, Any]) -> str:
         )
     lines += [
         "",
-        "## Cost lines per operation ($ per million ops; Lambda GB-s from local durations x configured memory)",
+        "## Cost lines per operation ($ per million ops; Lambda GB-s: local durations x configured memory)",
         "",
         "| strategy | op | " + " | ".join(COUNTED_LINES) + " | Lambda GB-s (local) | invocations | GB-s |",
         "|---|---|" + "---|" * (len(COUNTED_LINES) + 3),
@@ -592,7 +592,8 @@ def markdown(data: dict[str, Any]) -> str:
         lines.append(
             f"| {r['strategy']} | {OP_LABELS[r['op']]} | "
             + " | ".join(f"{r['lines'][k]:.2f}" for k in COUNTED_LINES)
-            + f" | {r['lines']['Lambda GB-s']:.2f} | {_num(r['lambda_invocations'])} | {r['lambda_gb_s']:.3f} |"
+            + f" | {r['lines']['Lambda GB-s']:.2f} | {_num(r['lambda_invocations'])} "
+            f"| {r['lambda_gb_s']:.3f} |"
         )
     fixed = data.get("fixed_month") or {}
     if fixed:
@@ -625,7 +626,7 @@ def markdown(data: dict[str, Any]) -> str:
     pull_even = data.get("break_even_vs_pull")
     lines += [
         "",
-        f"Headline hybrid vs push break-even: "
+        "Headline hybrid vs push break-even: "
         + (f"{push_even:.1f} home reads per post" if push_even is not None else "none")
         + "; vs pull: "
         + (f"{pull_even:.1f}" if pull_even is not None else "none")
@@ -649,9 +650,8 @@ def markdown(data: dict[str, Any]) -> str:
         ]
         for row in inactive:
             lines.append(
-                f"| {row['run']} | {row['inactive_share']:.0%} | {row['post']:.2f} | {row['home_read']:.2f} | "
-                + " | ".join(f"{row['mix'][r]:.2f}" for r in ratios_txt)
-                + " |"
+                f"| {row['run']} | {row['inactive_share']:.0%} | {row['post']:.2f} "
+                f"| {row['home_read']:.2f} | " + " | ".join(f"{row['mix'][r]:.2f}" for r in ratios_txt) + " |"
             )
     thresholds = data.get("threshold_sweep") or []
     if thresholds:
@@ -662,8 +662,8 @@ def markdown(data: dict[str, Any]) -> str:
             "The threshold decides which authors are pulled at read time. Lower: cheaper posts, dearer and "
             "slower home reads (one more Query per followed celebrity).",
             "",
-            "| CELEBRITY_FOLLOWER_THRESHOLD | share of users | celebrities | counted $/M ops median [min-max] "
-            "| home read Queries | home read p50 ms |",
+            "| CELEBRITY_FOLLOWER_THRESHOLD | share of users | celebrities "
+            "| counted $/M ops median [min-max] | home read Queries | home read p50 ms |",
             "|---|---|---|---|---|---|",
         ]
         for row in thresholds:

@@ -60,7 +60,7 @@ def run(rounds: int, warmup: int) -> dict[str, Any]:
             if i >= warmup:  # the first rounds include the functions' cold starts
                 for name, value in samples.items():
                     timings[name].append(value)
-    summary = {
+    summary: dict[str, dict[str, Any]] = {
         name: {
             "n": len(values),
             "median_ms": round(statistics.median(values), 1),

@@ -39,9 +39,13 @@ def test_one_source_of_prices() -> None:
     from bench import capacity
     from bench.cost_model import PRICES_AS_OF
 
-    assert capacity.PRICE_PER_MILLION_RRU == pytest.approx(PRICE["rru"] * 1e6)  # type: ignore[operator]
-    assert capacity.PRICE_PER_MILLION_WRU == pytest.approx(PRICE["wru"] * 1e6)  # type: ignore[operator]
-    assert capacity.PRICE_PER_MILLION_SQS_REQUESTS == pytest.approx(PRICE["sqs_request"] * 1e6)  # type: ignore[operator]
+    per_million = {k: float(PRICE[k]) * 1e6 for k in ("rru", "wru", "sqs_request")}
+    measured = (
+        capacity.PRICE_PER_MILLION_RRU,
+        capacity.PRICE_PER_MILLION_WRU,
+        capacity.PRICE_PER_MILLION_SQS_REQUESTS,
+    )
+    assert measured == pytest.approx((per_million["rru"], per_million["wru"], per_million["sqs_request"]))
     assert capacity.PRICES_CHECKED == PRICES_AS_OF and "2026-11-22" in PRICES_AS_OF
 
 
