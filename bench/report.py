@@ -784,10 +784,10 @@ def _cost_by_reads(ax: Any, data: dict[str, Any]) -> None:
         lows = [row["spread"][label]["min"] for row in sweep]
         highs = [row["spread"][label]["max"] for row in sweep]
         color = palette.get(label, greens[(index - 2) % len(greens)])
+        same_as_push = label != "push" and all(row["costs"][label] == row["costs"]["push"] for row in sweep)
+        name = f"{label} (= push on this graph)" if same_as_push else label
         bold = label in ("push", "pull") or _threshold_of(label) == headline
-        ax.plot(
-            xs, medians, "o-" if bold else "^--", color=color, linewidth=2.2 if bold else 1.2, label=label
-        )
+        ax.plot(xs, medians, "o-" if bold else "^--", color=color, linewidth=2.2 if bold else 1.2, label=name)
         ax.fill_between(xs, lows, highs, color=color, alpha=0.15)
     for x, name in ((SEEDS_READS_PER_POST, "seeds ~100"), (TWITTER_READS_PER_POST, "Twitter ~55")):
         ax.axvline(x, color="grey", linestyle=":", linewidth=1)
