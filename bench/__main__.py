@@ -149,6 +149,7 @@ def main(argv: list[str] | None = None) -> int:
     phases = [(share, replayed) for share in profile.inactive_shares]
     runs: dict[str, list[Any]] = {}
     celebrity_counts: dict[str, int] = {}
+    failures: dict[str, dict[str, int]] = {}
     planned = [(s, True) for s in strategies(args.threshold)]
     planned += [(Strategy("hybrid", t), False) for t in sorted(set(profile.sweep) - {args.threshold})]
     for strategy, with_phases in planned:
@@ -159,9 +160,10 @@ def main(argv: list[str] | None = None) -> int:
         label = strategy.name if strategy.name != "hybrid" else f"hybrid@{strategy.threshold}"
         runs[label] = run.run()
         celebrity_counts[label] = len(graph.celebrities(strategy.threshold))
+        failures[label] = run.failures_by_function
         _log(
             f"{label}: seeded in {run.seed_seconds:.1f} s, {len(run.results)} measured ops, "
-            f"{time.perf_counter() - t0:.1f} s total, consumer failures {run.pump_failures}"
+            f"{time.perf_counter() - t0:.1f} s total, consumer failures {run.failures_by_function or 0}"
         )
     # The shipped default: measured as its own run only when some account can reach it on this graph;
     # otherwise nobody is a celebrity at it, which is exactly the push run's configuration.
@@ -229,6 +231,7 @@ def main(argv: list[str] | None = None) -> int:
             "inactive_shares": profile.inactive_shares,
             "mix": MIX,
             "import_runs": profile.import_runs,
+            "consumer_failures": failures,
         },
         "operations": rows,
         "totals": totals,

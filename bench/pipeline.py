@@ -121,6 +121,7 @@ class Pump:
         """Wall seconds spent in each function's handler (its Lambda duration, as measured here)."""
         self.sqs_requests = 0
         self.failures = 0
+        self.failures_by_function: dict[str, int] = {}
 
     def _iterator(self, table: str, position: str) -> str:
         arn = self._provisioned.stream_arns[table]
@@ -157,6 +158,9 @@ class Pump:
         self.seconds[function] = self.seconds.get(function, 0.0) + time.perf_counter() - started
         if isinstance(result, dict) and result.get("batchItemFailures"):
             self.failures += len(result["batchItemFailures"])
+            self.failures_by_function[function] = self.failures_by_function.get(function, 0) + len(
+                result["batchItemFailures"]
+            )
         return result
 
     def drain(

@@ -487,6 +487,16 @@ def markdown(data: dict[str, Any]) -> str:
         "Counts (calls, round trips, items, capacity, cost) hold on AWS; latencies are local "
         "(in-process moto, see bench/README.md) and are not AWS's. A percentile shown as `max` had too few "
         "samples to be that percentile (p95 needs 20, p99 100); n is the sample count.",
+        "Consumer failures (batch items a consumer reported failed; the harness does not redeliver them): "
+        + (
+            "; ".join(
+                f"{run}: " + ", ".join(f"{n} {fn}" for fn, n in sorted(by_fn.items()))
+                for run, by_fn in meta.get("consumer_failures", {}).items()
+                if by_fn
+            )
+            or "none"
+        )
+        + ".",
         "",
         RULE_TEXT,
         "",

@@ -235,6 +235,7 @@ class StrategyRun:
         self.seed_seconds = 0.0
         self.seeded: Seeded | None = None
         self.pump_failures = 0
+        self.failures_by_function: dict[str, int] = {}
         self.invocations: dict[str, int] = {}
 
     def run(self) -> list[OpResult]:
@@ -267,6 +268,7 @@ class StrategyRun:
                         result.batch = -1
                         self.results.append(result)
             self.pump_failures = pump.failures
+            self.failures_by_function = dict(pump.failures_by_function)
             self.invocations = dict(pump.invocations)
         return self.results
 
