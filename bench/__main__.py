@@ -62,14 +62,14 @@ FULL = Profile(
     repeats=3,
     phases={"post": 10, "home_read": 4},
     inactive_shares=(0.0, 0.5, 0.8),
-    lag={10: 8, 1000: 3, 10000: 2},
+    lag={10: 8, 1000: 3, 10000: 1},
     import_runs=3,
     local_lag_sizes=[10, 1000, 10000],
     local_lag_posts=5,
     sweep=[25, 100],
     write_rounds=100,
     load_clients=[1, 4, 16],
-    load_seconds=6.0,
+    load_seconds=5.0,
 )
 QUICK = Profile(
     counts={"home_read": 8, "deep_page": 1, "user_read": 2, "post": 4, "like": 2, "follow": 2},
