@@ -56,7 +56,7 @@ synth: build node_modules/.installed
 deploy: build node_modules/.installed
 	npx cdk deploy --context stage=$(STAGE) $(CDK_ARGS) chirp-$(STAGE)
 
-## make bench: fan-out strategies, home-read cost, fan-out lag, cold imports (prints a table)
+## make bench: fan-out strategies judged by a pre-registered rule, cost sweeps, fan-out lag, local load, cold imports
 BENCH_STAMP := $(VENV)/.bench-installed
 $(BENCH_STAMP): bench/requirements.txt $(STAMP)
 	$(BIN)/python -m pip install -q -r bench/requirements.txt

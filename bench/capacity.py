@@ -30,16 +30,19 @@ from dataclasses import dataclass, field
 from decimal import Decimal, InvalidOperation
 from typing import Any
 
+from bench.cost_model import PRICE, PRICES_AS_OF
+
 Item = Mapping[str, Mapping[str, Any]]
 """An item in DynamoDB's wire format: ``{"name": {"S": "..."}}``."""
 
 READ_UNIT_BYTES = 4096
 WRITE_UNIT_BYTES = 1024
-PRICE_PER_MILLION_RRU = 0.125
-PRICE_PER_MILLION_WRU = 0.625
-PRICE_PER_MILLION_SQS_REQUESTS = 0.40
+# Prices come from the bench's one price table (bench.cost_model.PRICE, with the date they were read).
+PRICE_PER_MILLION_RRU = round(float(PRICE["rru"]) * 1e6, 6)
+PRICE_PER_MILLION_WRU = round(float(PRICE["wru"]) * 1e6, 6)
+PRICE_PER_MILLION_SQS_REQUESTS = round(float(PRICE["sqs_request"]) * 1e6, 6)
 """SQS standard queue, us-east-1, per million requests (each 64 KB chunk of a payload is one request)."""
-PRICES_CHECKED = "2026-11-22 (on-demand prices in force since 2024-11-01)"
+PRICES_CHECKED = PRICES_AS_OF
 
 EVENTUAL = 0.5
 STRONG = 1.0

@@ -20,8 +20,10 @@ from typing import Any
 RESULTS = Path(__file__).resolve().parent / "results" / "results.json"
 DAYS = 30
 PRICES_AS_OF = (
-    "AWS list prices, us-east-1, as published in 2025 (DynamoDB on-demand after the 2024-11-01 cut)"
+    "AWS list prices, us-east-1, as published in 2025 (DynamoDB on-demand after the 2024-11-01 cut), "
+    "read 2026-11-22; not re-checked from this machine (no access to the price pages)"
 )
+"""The one source of prices for the bench (bench.capacity and bench.report take theirs from ``PRICE``)."""
 
 
 @dataclass(frozen=True)
@@ -57,7 +59,7 @@ def tiered(quantity: float, tiers: list[tuple[float, float]]) -> float:
 
 
 INF = float("inf")
-PRICE = {
+PRICE: dict[str, Any] = {
     "rru": 0.125e-6,
     "wru": 0.625e-6,
     "ddb_gb_month": 0.25,
@@ -77,6 +79,7 @@ PRICE = {
         (INF, 0.025),
     ],
     "cloudfront_request": 0.01e-4,  # HTTPS, per request
+    "opensearch_hour": {"m6g.large.search": 0.128, "r6g.large.search": 0.167, "t3.small.search": 0.036},
     "opensearch_node_month": 0.167 * 730,  # r6g.large.search
     "opensearch_small_month": 0.036 * 730,  # t3.small.search (below 10 GB of index)
     "opensearch_gb_month": 0.122,  # gp3
@@ -89,6 +92,67 @@ PRICE = {
     + 0.30 * 60
     + 1,  # dashboard, 40 alarms, ACL, 4 rules, 60 metrics, KMS
 }
+
+
+HOURS_PER_MONTH = 730
+
+
+def op_lines(row: dict[str, Any]) -> dict[str, float]:
+    """Dollars per million of one operation, by line, from a per-op row of the bench (means per op:
+    sync + async read/write units, SQS requests, function invocations and GB-s). Every op is one API
+    Gateway REST request, at the first tier's price (later tiers are cheaper: see ``month``)."""
+    api_price: float = PRICE["api_requests"][0][1]  # type: ignore[index]
+    return {
+        "DynamoDB": 1e6
+        * (
+            (row["rcu"] + row["async_rcu"]) * PRICE["rru"]  # type: ignore[operator]
+            + (row["wcu"] + row["async_wcu"]) * PRICE["wru"]  # type: ignore[operator]
+        ),
+        "SQS": 1e6 * row["async_sqs_requests"] * PRICE["sqs_request"],  # type: ignore[operator]
+        "API Gateway": 1e6 * row.get("api_requests", 1) * api_price,
+        "Lambda requests": 1e6 * row.get("lambda_invocations", 0) * PRICE["lambda_request"],  # type: ignore[operator]
+        "Lambda GB-s": 1e6 * row.get("lambda_gb_s", 0) * PRICE["lambda_gb_s_arm"],  # type: ignore[operator]
+    }
+
+
+COUNTED_LINES = ("DynamoDB", "SQS", "API Gateway", "Lambda requests")
+"""The lines that are counts (hold on AWS); Lambda GB-s comes from local (moto) durations."""
+
+
+def counted(lines: dict[str, float]) -> float:
+    return sum(v for k, v in lines.items() if k in COUNTED_LINES)
+
+
+def opensearch_month(stage: str = "prod") -> dict[str, Any]:
+    """The search domain's fixed monthly cost: instance hours and gp3 volumes of the stage's size
+    (``infra.constructs.search.SIZES``, any stage but prod sized as dev)."""
+    from infra.constructs.search import SIZES
+
+    size = SIZES.get(stage, SIZES["dev"])
+    hourly: float = PRICE["opensearch_hour"][size.instance_type]  # type: ignore[index]
+    instances = size.data_nodes * hourly * HOURS_PER_MONTH
+    storage = size.data_nodes * size.volume_gb * PRICE["opensearch_gb_month"]  # type: ignore[operator]
+    return {
+        "stage": stage,
+        "instance_type": size.instance_type,
+        "data_nodes": size.data_nodes,
+        "volume_gb": size.volume_gb,
+        "usd_per_month": instances + storage,
+    }
+
+
+def cognito_per_dau(dau: int, mau_per_dau: float = Workload().mau_per_dau) -> float:
+    """Cognito (Lite, monthly active users, tiered) per daily active user per month, at ``dau``."""
+    return tiered(dau * mau_per_dau, PRICE["cognito_lite_mau"]) / dau  # type: ignore[arg-type]
+
+
+def per_thousand_dau(
+    usd_per_million_ops: float, post_share: float, posts_per_dau: float = Workload().posts
+) -> float:
+    """Monthly cost of 1,000 daily active users' requests: each posts ``posts_per_dau`` a day and makes
+    the mix's other ops in proportion (ops per day = posts / the posts' share of the mix)."""
+    ops_per_month = 1000 * DAYS * posts_per_dau / post_share
+    return ops_per_month * usd_per_million_ops / 1e6
 
 
 def measured(path: Path = RESULTS) -> dict[str, dict[str, float]]:

@@ -143,8 +143,15 @@ class Seeded:
     celebrities: list[int]
 
 
-def write_graph(graph: Graph, threshold: int, now: float) -> Seeded:
+INACTIVE_AGE_DAYS = 60
+"""How long ago an inactive reader last read (the service's INACTIVE_AFTER_DAYS defaults to 30)."""
+
+
+def write_graph(graph: Graph, threshold: int, now: float, inactive: frozenset[int] = frozenset()) -> Seeded:
     """Write profiles, edges and seed tweets, then the timeline state of the strategy ``threshold`` sets.
+
+    Readers in ``inactive`` last read ``INACTIVE_AGE_DAYS`` ago: fan-out skips them and their next home
+    read rebuilds their timeline.
 
     Seed tweets predate every reader's last read, so the cached timelines hold exactly what fan-out
     would have put there: each tweet in its author's own timeline and, for an author below the
@@ -226,7 +233,7 @@ def write_graph(graph: Graph, threshold: int, now: float) -> Seeded:
         item: dict[str, Any] = {
             "user_id": {"S": user_id},
             "entry_id": {"S": META_KEY},
-            "last_seen": {"N": str(int(now))},
+            "last_seen": {"N": str(int(now - (INACTIVE_AGE_DAYS * 86400 if user in inactive else 0)))},
         }
         if caches[user][1]:
             item["floor_id"] = {"S": caches[user][1]}
@@ -239,16 +246,24 @@ def write_graph(graph: Graph, threshold: int, now: float) -> Seeded:
         metas.append({"PutRequest": {"Item": item}})
     for i in range(0, len(metas), 25):
         store.batch_write(metas[i : i + 25])
-    _check_meta(store, graph, celebrity_set, now, {u: f for u, (_, f) in caches.items()})
+    _check_meta(store, graph, celebrity_set, now, {u: f for u, (_, f) in caches.items()}, inactive)
     pairs = [(graph.user_ids[u], entry_of(r)) for u, (keep, _) in caches.items() for r in keep]
     for chunk in store.put_entries(pairs):
         store.batch_write(chunk)
     return Seeded([r.tweet_id for r in records], threshold, celebrities)
 
 
-def _check_meta(store: Any, graph: Graph, celebrities: set[int], now: float, floors: dict[int, str]) -> None:
+def _check_meta(
+    store: Any,
+    graph: Graph,
+    celebrities: set[int],
+    now: float,
+    floors: dict[int, str],
+    inactive: frozenset[int] = frozenset(),
+) -> None:
     """The seeded meta items read back through the store as the intended state (guards format drift)."""
     probes = sorted(celebrities)[:2] + [u for u in range(len(graph.user_ids)) if graph.following[u]][:3]
+    probes += sorted(inactive)[:2]
     settings_days = 30
     for user in probes:
         meta = store.get_meta(graph.user_ids[user])
@@ -258,6 +273,6 @@ def _check_meta(store: Any, graph: Graph, celebrities: set[int], now: float, flo
             or meta.celebrity != (user in celebrities)
             or meta.pull != wanted_pull
             or meta.floor != floors[user]
-            or not meta.active(now, settings_days)
+            or meta.active(now, settings_days) == (user in inactive)
         ):
             raise RuntimeError(f"seeded timeline meta does not read back as intended: {meta}")

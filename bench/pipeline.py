@@ -117,8 +117,11 @@ class Pump:
         self.stream_mappings = [m for m in SPEC.mappings if m.kind == "stream"]
         self.queue_mappings = [m for m in SPEC.mappings if m.kind == "queue"]
         self.invocations: dict[str, int] = {}
+        self.seconds: dict[str, float] = {}
+        """Wall seconds spent in each function's handler (its Lambda duration, as measured here)."""
         self.sqs_requests = 0
         self.failures = 0
+        self.failures_by_function: dict[str, int] = {}
 
     def _iterator(self, table: str, position: str) -> str:
         arn = self._provisioned.stream_arns[table]
@@ -150,9 +153,14 @@ class Pump:
 
     def _invoke(self, function: str, event: dict[str, Any]) -> Any:
         self.invocations[function] = self.invocations.get(function, 0) + 1
+        started = time.perf_counter()
         result = handler_for(function)(event, context_for(function))
+        self.seconds[function] = self.seconds.get(function, 0.0) + time.perf_counter() - started
         if isinstance(result, dict) and result.get("batchItemFailures"):
             self.failures += len(result["batchItemFailures"])
+            self.failures_by_function[function] = self.failures_by_function.get(function, 0) + len(
+                result["batchItemFailures"]
+            )
         return result
 
     def drain(
