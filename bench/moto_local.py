@@ -16,6 +16,7 @@ about behaviour:
 from __future__ import annotations
 
 import os
+import sys
 import threading
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -113,6 +114,7 @@ class MotoSession:
 
         self._search = LocalSearch(SPEC, None)
         os.environ.update(definition_environment(self.provisioned, self._search.start()))
+        _new_execution_environments()
         return self
 
     def __exit__(self, *exc: object) -> None:
@@ -122,6 +124,18 @@ class MotoSession:
         # would inherit another run's queue URLs and search database).
         os.environ.clear()
         os.environ.update(self._saved_environment)
+
+
+def _new_execution_environments() -> None:
+    """Every function starts this session as a new execution environment would: what the handlers
+    built once (``lru_cache`` composition roots: repositories, the search engine bound to the last
+    session's endpoint, the home timeline's cache of merged accounts) is built again."""
+    for name, module in list(sys.modules.items()):
+        if not name.startswith("functions.") or module is None:
+            continue
+        for value in list(vars(module).values()):
+            if callable(getattr(value, "cache_clear", None)) and hasattr(value, "cache_info"):
+                value.cache_clear()
 
 
 def table(name: str) -> Any:

@@ -311,7 +311,11 @@ def final_state(cloud: Any) -> FinalState:
                 for k in ("follower_count", "following_count", "tweet_count")
                 if k in item
             }
+    # One item per tweet and user holds that user's like (liked_at) and retweet (retweet_id).
     engagements = Counter(
-        (str(s(i, "tweet_id")), str(s(i, "sk")).split("#", 1)[0]) for i in scan("engagements")
+        (str(s(i, "tweet_id")), kind)
+        for i in scan("engagements")
+        for kind, attribute in (("like", "liked_at"), ("retweet", "retweet_id"))
+        if attribute in i
     )
     return FinalState(follows, entries, counts, engagements)
