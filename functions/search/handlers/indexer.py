@@ -30,7 +30,7 @@ from functions.core.observability import logger, metrics, tracer
 if TYPE_CHECKING:
     from aws_lambda_powertools.utilities.typing import LambdaContext
 
-    from functions.search.ports import Change
+    from functions.search.ports import Change, SearchEngine
 
 
 def _stream_record(raw: dict[str, Any]) -> tuple[str, StreamRecord]:
@@ -44,10 +44,16 @@ def _stream_record(raw: dict[str, Any]) -> tuple[str, StreamRecord]:
     return record.change.sequence_number, record
 
 
+def index_engine() -> SearchEngine:
+    """The indexes' engine of this execution environment (``wiring.index_engine``, built on first use)."""
+    from functions.search.handlers import wiring
+
+    return wiring.index_engine()
+
+
 def index_batch(event: dict[str, Any]) -> dict[str, Any]:
     """Apply a batch of records to the indexes; ``{"batchItemFailures": [...]}``."""
     from functions.search.documents import change_of
-    from functions.search.handlers.wiring import index_engine
     from functions.search.ports import EngineUnavailable
 
     failed: list[str] = []

@@ -44,6 +44,13 @@ class FollowImage(BaseModel):
     follow_seq: str = ""
 
 
+def timelines() -> Timelines:
+    """The write side of this execution environment (``wiring.timelines``, built on first use)."""
+    from functions.timeline.handlers import wiring
+
+    return wiring.timelines()
+
+
 def is_modify(record: StreamRecord) -> bool:
     """MODIFY records (a count changed) mean nothing here and cost no idempotency writes. The mappings
     filter them out already (``event_names`` in infra/resources.py); this guards direct invocations."""
@@ -80,7 +87,6 @@ def _unchanged(_: Timelines) -> FanoutReport:
 
 
 def apply_change(change: Change) -> dict[str, Any]:
-    from functions.timeline.handlers.wiring import timelines
     from functions.timeline.settings import DispatcherSettings
 
     load(DispatcherSettings)  # fails the first call, naming what the environment lacks

@@ -20,7 +20,15 @@ from functions.core.observability import metrics
 # The domain (its models, PynamoDB, boto3) is imported on the first invocation, inside the functions
 # below: importing this module stays cheap (functions.core.entry_points).
 if TYPE_CHECKING:
+    from functions.timeline.fanout import Timelines
     from functions.timeline.models import FanoutMessage
+
+
+def timelines() -> Timelines:
+    """The write side of this execution environment (``wiring.timelines``, built on first use)."""
+    from functions.timeline.handlers import wiring
+
+    return wiring.timelines()
 
 
 def parse_message(record: QueueMessage) -> FanoutMessage:
@@ -30,7 +38,6 @@ def parse_message(record: QueueMessage) -> FanoutMessage:
 
 
 def apply_message(message: FanoutMessage) -> dict[str, Any]:
-    from functions.timeline.handlers.wiring import timelines
     from functions.timeline.settings import WorkerSettings
 
     load(WorkerSettings)  # fails the first call, naming what the environment lacks
