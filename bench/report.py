@@ -403,26 +403,7 @@ def markdown(data: dict[str, Any]) -> str:
                 f"| {r['followers']:,} | {r['posts']} | {r['lag_p50_s']:.2f} | {r['lag_max_s']:.2f} | "
                 f"{_num(r['batch_write_calls_per_post'])} ({r['expected_ceil_n_over_25']}) |"
             )
-    lines += [
-        "",
-        "## Cold import (median of "
-        + str(meta["import_runs"])
-        + " runs, `python -X importtime`, local CPython "
-        + meta["python"]
-        + ") and deployment assets",
-        "",
-        "| function | handler module | import ms (median) | runs ms |",
-        "|---|---|---|---|",
-    ]
-    for i in data["imports"]:
-        runs = ", ".join(f"{x:.0f}" for x in i["runs_ms"])
-        lines.append(f"| {i['function']} | `{i['module']}` | {i['median_ms']:.0f} | {runs} |")
-    lines += ["", "| asset | path | files | bytes | zipped bytes |", "|---|---|---|---|---|"]
-    for a in data["assets"]:
-        lines.append(
-            f"| {a['name']} | `{a['path']}` | {a['files']:,} | {a['bytes_unzipped']:,} "
-            f"| {a['bytes_zipped']:,} |"
-        )
+    lines += cold_start_lines(meta, data["imports"], data["assets"])
     return "\n".join(lines) + "\n"
 
 
@@ -512,9 +493,59 @@ def _default(value: Any) -> Any:
 
 def imports_json(items: list[ImportTime]) -> list[dict[str, Any]]:
     return [
-        {"function": i.function, "module": i.module, "runs_ms": i.runs_ms, "median_ms": i.median_ms}
+        {
+            "function": i.function,
+            "module": i.module,
+            "runs_ms": i.runs_ms,
+            "median_ms": i.median_ms,
+            "init_runs_ms": i.init_runs_ms,
+            "init_median_ms": i.init_median_ms,
+            "first_invocation_runs_ms": i.first_invocation_runs_ms,
+            "first_invocation_median_ms": i.first_invocation_median_ms,
+            "outcome": i.outcome,
+        }
         for i in items
     ]
+
+
+def cold_start_lines(
+    meta: dict[str, Any], imports: list[dict[str, Any]], assets: list[dict[str, Any]]
+) -> list[str]:
+    """The cold-start table (bench/assets.py: import, init, first invocation) and the assets table."""
+
+    def ms(value: float | None) -> str:
+        return "-" if value is None else f"{value:.0f}"
+
+    lines = [
+        "",
+        f"## Cold starts (median of {meta['import_runs']} fresh interpreters each, local CPython "
+        f"{meta['python']}) and deployment assets",
+        "",
+        "Each function with its deployed environment (stage prod, tracing on). Import: "
+        "`python -X importtime` of the handler module. Init: interpreter start -> module imported -> "
+        "settings parsed (Lambda's Init Duration). First invocation: a representative event against the "
+        "local cloud's moto process. Deferred imports move work from init to the first invocation: "
+        "compare init + first.",
+        "",
+        "| function | handler module | import ms | init ms | first invocation ms | init + first ms "
+        "| first answer | import runs ms |",
+        "|---|---|---|---|---|---|---|---|",
+    ]
+    for i in imports:
+        init, first = i.get("init_median_ms"), i.get("first_invocation_median_ms")
+        total = None if init is None or first is None else init + first
+        runs = ", ".join(f"{x:.0f}" for x in i["runs_ms"])
+        lines.append(
+            f"| {i['function']} | `{i['module']}` | {i['median_ms']:.0f} | {ms(init)} | {ms(first)} "
+            f"| {ms(total)} | {i.get('outcome') or '-'} | {runs} |"
+        )
+    lines += ["", "| asset | path | files | bytes | zipped bytes |", "|---|---|---|---|---|"]
+    for a in assets:
+        lines.append(
+            f"| {a['name']} | `{a['path']}` | {a['files']:,} | {a['bytes_unzipped']:,} "
+            f"| {a['bytes_zipped']:,} |"
+        )
+    return lines
 
 
 def assets_json(items: list[AssetSize]) -> list[dict[str, Any]]:
