@@ -12,8 +12,9 @@ set, no ``POWERTOOLS_TRACE_DISABLED``):
   stream or queue batch) against the local cloud's moto process and embedded search engine. Lazy imports
   move work from the init to the first invocation, so init + first invocation is the figure to compare.
 
-``python -m bench.assets [--runs N] [--code-root DIR]`` prints the table; ``--code-root`` measures
-another checkout of ``functions/`` (for a before/after comparison).
+``python -m bench.assets [--runs N] [--code-root DIR] [--baseline DIR]`` prints the table;
+``--code-root`` measures another checkout of ``functions/``, ``--baseline`` one more, its runs
+interleaved with ours (a before/after comparison under the same machine load).
 """
 
 from __future__ import annotations
@@ -321,35 +322,43 @@ def local_backends() -> Iterator[Any]:
 
 
 def measure_cold_starts(
-    runs: int, code_root: Path = ROOT, log: Callable[[str], None] = print
+    runs: int, code_root: Path = ROOT, log: Callable[[str], None] = print, baseline: Path | None = None
 ) -> list[ImportTime]:
     """Per function: ``runs`` fresh interpreters each for the import time and for init + first
-    invocation (a first run of each writes the .pyc files, as the deployed asset would carry them)."""
+    invocation (a first run of each writes the .pyc files, as the deployed asset would carry them).
+    With ``baseline`` (another checkout of ``functions/``), its runs interleave with ours, run for run,
+    so both see the same machine load; its rows follow ours, named ``<function> (baseline)``."""
     from infra.resources import SPEC
 
-    results = []
+    roots = [code_root] if baseline is None else [code_root, baseline]
+    results: list[ImportTime] = []
+    baseline_results: list[ImportTime] = []
     with local_backends() as (names, aws_env):
         for fn in SPEC.functions:
             module = fn.handler.rpartition(".")[0]
             env = deployed_environment(fn, names) | aws_env
             make_event = FIRST_EVENTS.get(fn.name)
-            probe(fn, env, make_event() if make_event else None, code_root)  # writes .pyc, warms moto
-            imports = [import_time_ms(module, env, code_root) for _ in range(runs)]
-            reports = [probe(fn, env, make_event() if make_event else None, code_root) for _ in range(runs)]
-            item = ImportTime(
-                fn.name,
-                module,
-                imports,
-                [r["init_ms"] for r in reports],
-                [r["invoke_ms"] for r in reports if "invoke_ms" in r],
-                _outcome(reports[-1].get("result")),
-            )
-            log(
-                f"  {fn.name}: import {item.median_ms:.0f} ms, init {item.init_median_ms:.0f} ms, first "
-                f"invocation {item.first_invocation_median_ms or 0:.0f} ms ({item.outcome})"
-            )
-            results.append(item)
-    return results
+            items = [
+                ImportTime(fn.name if r == code_root else f"{fn.name} (baseline)", module, []) for r in roots
+            ]
+            for root in roots:
+                probe(fn, env, make_event() if make_event else None, root)  # writes .pyc, warms moto
+            for _ in range(runs):
+                for item, root in zip(items, roots, strict=True):
+                    item.runs_ms.append(import_time_ms(module, env, root))
+                    report = probe(fn, env, make_event() if make_event else None, root)
+                    item.init_runs_ms.append(report["init_ms"])
+                    if "invoke_ms" in report:
+                        item.first_invocation_runs_ms.append(report["invoke_ms"])
+                    item.outcome = _outcome(report.get("result"))
+            for item in items:
+                log(
+                    f"  {item.function}: import {item.median_ms:.0f} ms, init {item.init_median_ms:.0f} ms, "
+                    f"first invocation {item.first_invocation_median_ms or 0:.0f} ms ({item.outcome})"
+                )
+            results.append(items[0])
+            baseline_results += items[1:]
+    return results + baseline_results
 
 
 def handler_import_times(runs: int) -> list[ImportTime]:
