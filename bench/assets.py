@@ -423,10 +423,14 @@ def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--runs", type=int, default=5)
     parser.add_argument("--code-root", type=Path, default=ROOT, help="a checkout whose functions/ to measure")
+    parser.add_argument("--baseline", type=Path, help="another checkout to measure interleaved with this one")
     parser.add_argument("--json", type=Path, help="write the rows here")
     args = parser.parse_args(argv)
     rows = measure_cold_starts(
-        args.runs, args.code_root.resolve(), log=lambda line: print(line, file=sys.stderr)
+        args.runs,
+        args.code_root.resolve(),
+        log=lambda line: print(line, file=sys.stderr),
+        baseline=args.baseline.resolve() if args.baseline else None,
     )
     if args.json:
         args.json.write_text(json.dumps([asdict(r) for r in rows], indent=1))
