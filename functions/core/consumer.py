@@ -62,7 +62,8 @@ _DESERIALIZER = TypeDeserializer()
 class Envelope(BaseModel):
     """One record of a batch, as a consumer reads it; the class names its event source."""
 
-    model_config = ConfigDict(extra="ignore")
+    # Validators built on the first record, not when a handler module is imported.
+    model_config = ConfigDict(extra="ignore", defer_build=True)
 
     event_type: ClassVar[Literal["SQS", "DynamoDBStreams"]]
     """The source, as Powertools' ``EventType`` names it."""
@@ -85,7 +86,7 @@ class QueueMessage(Envelope):
 class StreamChange(BaseModel):
     """The ``dynamodb`` part of a stream record; images and keys as plain Python values."""
 
-    model_config = ConfigDict(extra="ignore")
+    model_config = ConfigDict(extra="ignore", defer_build=True)
 
     keys: dict[str, Any] = Field(alias="Keys")
     new_image: dict[str, Any] | None = Field(default=None, alias="NewImage")
