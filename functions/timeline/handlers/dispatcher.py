@@ -37,7 +37,7 @@ Change = Callable[["Timelines"], "FanoutReport"]
 class FollowImage(BaseModel):
     """The part of a follows-table image the fan-out needs."""
 
-    model_config = ConfigDict(extra="ignore")
+    model_config = ConfigDict(extra="ignore", defer_build=True)  # built on the first follow record
 
     follower_id: str
     followee_id: str
