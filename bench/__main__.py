@@ -255,7 +255,7 @@ def main(argv: list[str] | None = None) -> int:
         "assets": report.assets_json(assets),
     }
     data["targets"] = report.evaluate_targets(
-        runs[headline], data["fanout"], verdicts, local_lag, args.threshold, shipped
+        runs[headline], data["fanout"], verdicts, local_lag, args.threshold, shipped, data["imports"]
     )
     data["meta"]["wall_seconds"] = time.perf_counter() - started
     text = report.write(data, args.out)

@@ -52,7 +52,9 @@ class FromEnv:
 class FunctionSettings(BaseModel):
     """What every function reads; each function's model adds its own fields (aliases are variables)."""
 
-    model_config = ConfigDict(frozen=True, extra="ignore", populate_by_name=True)
+    # defer_build: the validator is built when the settings are first parsed, not when a function's
+    # module defines its model (a handler's import stays cheap).
+    model_config = ConfigDict(frozen=True, extra="ignore", populate_by_name=True, defer_build=True)
 
     stage: str = Field(default="local", alias="STAGE")
     region: str = Field(default="us-east-1", alias="AWS_REGION")

@@ -26,30 +26,29 @@ from __future__ import annotations
 import functools
 import json
 from collections.abc import Callable, Mapping
-from typing import Any, ClassVar, Generic, Literal, TypeVar
+from typing import TYPE_CHECKING, Any, ClassVar, Generic, Literal, TypeVar
 
 from aws_lambda_powertools.shared.dynamodb_deserializer import TypeDeserializer
-from aws_lambda_powertools.utilities.batch import BatchProcessor, EventType, process_partial_response
-from aws_lambda_powertools.utilities.data_classes.dynamo_db_stream_event import DynamoDBRecord
-from aws_lambda_powertools.utilities.data_classes.sqs_event import SQSRecord
-from aws_lambda_powertools.utilities.idempotency import (
-    DynamoDBPersistenceLayer,
-    IdempotencyConfig,
-    idempotent_function,
-)
-from aws_lambda_powertools.utilities.idempotency.persistence.base import BasePersistenceLayer
-from aws_lambda_powertools.utilities.typing import LambdaContext
 from pydantic import BaseModel, ConfigDict, Field, field_validator
 
 from functions.core.config import env
 from functions.core.observability import logger, metrics, tracer
 from functions.core.retry import client
 
+# Powertools' batch and idempotency utilities load on the first invocation: the persistence layer imports
+# boto3, the batch processor every event source's data classes; neither is needed to import a handler.
+if TYPE_CHECKING:
+    from aws_lambda_powertools.utilities.data_classes.dynamo_db_stream_event import DynamoDBRecord
+    from aws_lambda_powertools.utilities.data_classes.sqs_event import SQSRecord
+    from aws_lambda_powertools.utilities.idempotency import IdempotencyConfig
+    from aws_lambda_powertools.utilities.idempotency.persistence.base import BasePersistenceLayer
+    from aws_lambda_powertools.utilities.typing import LambdaContext
+
 T = TypeVar("T")
 E = TypeVar("E", bound="Envelope")
 Result = Mapping[str, Any] | None
 """What a record handler returns: JSON-serialisable, since idempotency stores it for repeats."""
-LambdaHandler = Callable[[dict[str, Any], LambdaContext], dict[str, Any]]
+LambdaHandler = Callable[[dict[str, Any], "LambdaContext"], dict[str, Any]]
 
 EXPIRES_AFTER_SECONDS = 24 * 3600
 """How long a processed record is remembered: longer than any redelivery we expect (stream retries,
@@ -63,9 +62,11 @@ _DESERIALIZER = TypeDeserializer()
 class Envelope(BaseModel):
     """One record of a batch, as a consumer reads it; the class names its event source."""
 
-    model_config = ConfigDict(extra="ignore")
+    # Validators built on the first record, not when a handler module is imported.
+    model_config = ConfigDict(extra="ignore", defer_build=True)
 
-    event_type: ClassVar[EventType]
+    event_type: ClassVar[Literal["SQS", "DynamoDBStreams"]]
+    """The source, as Powertools' ``EventType`` names it."""
     record_id: ClassVar[str]
     """The field that identifies a delivery: the idempotency key."""
     replayable: ClassVar[bool] = False
@@ -75,7 +76,7 @@ class Envelope(BaseModel):
 class QueueMessage(Envelope):
     """One SQS record of a batch: its id and body."""
 
-    event_type = EventType.SQS
+    event_type = "SQS"
     record_id = "messageId"
 
     message_id: str = Field(alias="messageId")
@@ -85,7 +86,7 @@ class QueueMessage(Envelope):
 class StreamChange(BaseModel):
     """The ``dynamodb`` part of a stream record; images and keys as plain Python values."""
 
-    model_config = ConfigDict(extra="ignore")
+    model_config = ConfigDict(extra="ignore", defer_build=True)
 
     keys: dict[str, Any] = Field(alias="Keys")
     new_image: dict[str, Any] | None = Field(default=None, alias="NewImage")
@@ -103,7 +104,7 @@ class StreamChange(BaseModel):
 class StreamRecord(Envelope):
     """One DynamoDB stream record of a batch."""
 
-    event_type = EventType.DynamoDBStreams
+    event_type = "DynamoDBStreams"
     record_id = "eventID"
     replayable = True
 
@@ -115,6 +116,8 @@ class StreamRecord(Envelope):
 def idempotency_store() -> BasePersistenceLayer:
     """A persistence layer on the idempotency table, over the environment's shared DynamoDB client. Each
     consumer gets its own: Powertools configures a layer for one key expression on first use."""
+    from aws_lambda_powertools.utilities.idempotency import DynamoDBPersistenceLayer
+
     return DynamoDBPersistenceLayer(table_name=env("IDEMPOTENCY_TABLE_NAME"), boto3_client=client("dynamodb"))
 
 
@@ -131,6 +134,8 @@ class _Once(Generic[T]):
 
     def _state(self) -> tuple[IdempotencyConfig, Callable[..., Result]]:
         if self._built is None:
+            from aws_lambda_powertools.utilities.idempotency import IdempotencyConfig, idempotent_function
+
             config = IdempotencyConfig(
                 event_key_jmespath=self.key,
                 expires_after_seconds=EXPIRES_AFTER_SECONDS,
@@ -200,11 +205,13 @@ def batch_consumer(
     @tracer.capture_lambda_handler(capture_response=False)
     @metrics.log_metrics
     def lambda_handler(event: dict[str, Any], context: LambdaContext) -> dict[str, Any]:
+        from aws_lambda_powertools.utilities.batch import BatchProcessor, EventType, process_partial_response
+
         if once is not None:
             once.register(context)
         replays = envelope.replayable and _from_queue(event)
         # Per invocation: the processor holds this batch. Lambda never mixes sources in one event.
-        processor = BatchProcessor(event_type=EventType.SQS if replays else envelope.event_type)
+        processor = BatchProcessor(event_type=EventType("SQS" if replays else envelope.event_type))
         return dict(
             process_partial_response(
                 event=event,

@@ -17,17 +17,16 @@ from aws_lambda_powertools.event_handler.middlewares.openapi_validation import (
     OpenAPIRequestValidationMiddleware,
 )
 from aws_lambda_powertools.event_handler.openapi.exceptions import RequestValidationError
-from aws_lambda_powertools.event_handler.openapi.models import OpenAPI
-from aws_lambda_powertools.event_handler.openapi.models import Response as OpenAPIResponse
-from aws_lambda_powertools.logging import correlation_paths
 from aws_lambda_powertools.utilities.typing import LambdaContext
 from pydantic import BaseModel, Field
 
 from functions.core import cors
+from functions.core.entry_points import api_entry_point as api_entry_point  # the API functions' handler
 from functions.core.errors import BadRequest, DomainError, RetriesExhausted, Unavailable, UnsupportedMediaType
-from functions.core.observability import logger, metrics, tracer
+from functions.core.observability import logger
 
 if TYPE_CHECKING:
+    from aws_lambda_powertools.event_handler.openapi.models import OpenAPI
     from aws_lambda_powertools.event_handler.types import EventHandlerInstance
 
 Handler = Callable[[dict[str, Any], LambdaContext], dict[str, Any]]
@@ -212,6 +211,9 @@ class ChirpResolver(APIGatewayRestResolver):
         self._request_validation_middleware = _DecodedBodyValidation()
 
     def get_openapi_schema(self, **kwargs: Any) -> OpenAPI:
+        # Only the document needs the OpenAPI models (pydantic models of the whole specification).
+        from aws_lambda_powertools.event_handler.openapi.models import Response as OpenAPIResponse
+
         schema = super().get_openapi_schema(**kwargs)
         error = {JSON_MEDIA_TYPE: {"schema": {"$ref": "#/components/schemas/ErrorBody"}}}
         for path in (schema.paths or {}).values():
@@ -359,18 +361,3 @@ def with_cors(event: dict[str, Any], result: dict[str, Any]) -> dict[str, Any]:
     """``result`` with the CORS headers for the request's ``Origin`` (``functions/core/cors.py``)."""
     extra = cors.response_headers(cors.request_origin(event.get("headers")), cors.configured_origins())
     return _put_headers(result, extra) if extra else result
-
-
-def api_entry_point(resolve: Handler) -> Handler:
-    """The Lambda handler of an API function: Powertools' logger (the API Gateway request id as the
-    correlation id), tracer and metrics around ``resolve``, and the security headers on its response.
-    One decorator stack for every API function."""
-
-    @logger.inject_lambda_context(correlation_id_path=correlation_paths.API_GATEWAY_REST)
-    # Responses carry tokens (log-in, refresh) and private profile fields: never record them in X-Ray.
-    @tracer.capture_lambda_handler(capture_response=False)
-    @metrics.log_metrics
-    def lambda_handler(event: dict[str, Any], context: LambdaContext) -> dict[str, Any]:
-        return with_cors(event, with_security_headers(resolve(event, context)))
-
-    return lambda_handler

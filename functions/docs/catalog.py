@@ -2,7 +2,13 @@
 
 from __future__ import annotations
 
-from aws_lambda_powertools.event_handler.api_gateway import Router
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:
+    from aws_lambda_powertools.event_handler.api_gateway import Router
+
+PUBLIC_PATHS = ("/health", "/openapi.json", "/auth/")
+"""Routes without the authorizer (tests/e2e checks this against the deployed route table)."""
 
 
 def domain_routers() -> list[Router]:

@@ -98,3 +98,12 @@ def test_the_lag_bound_is_judged_on_the_local_cloud_worst_post() -> None:
     assert _target(evaluate_targets([], [], [], rows), "(local runtime)")["status"] == "PASS"
     rows[0]["lag_max_s"] = 5.2
     assert _target(evaluate_targets([], [], [], rows), "(local runtime)")["status"] == "FAIL"
+
+
+def test_the_cold_import_target_fails_on_any_handler_at_or_over_200_ms() -> None:
+    rows = [{"function": "a", "median_ms": 120.0}, {"function": "b", "median_ms": 199.0}]
+    target = _target(evaluate_targets([], [], imports=rows), "every handler module")
+    assert target["status"] == "PASS" and "2/2 within" in target["detail"]
+    rows.append({"function": "c", "median_ms": 200.0})
+    target = _target(evaluate_targets([], [], imports=rows), "every handler module")
+    assert target["status"] == "FAIL" and "slowest c 200 ms" in target["detail"]

@@ -12,18 +12,24 @@ from __future__ import annotations
 
 import json
 from functools import lru_cache
-from typing import Any
+from typing import TYPE_CHECKING, Any
 from urllib.parse import unquote_plus
 
 from functions.core.config import load
 from functions.core.consumer import QueueMessage, batch_consumer
-from functions.media.dal import MediaObjects, MediaRepository
-from functions.media.logic import UploadProcessor
-from functions.media.settings import ProcessorSettings
+
+# The domain (its models, PynamoDB, boto3, Pillow) is imported on the first invocation, inside the
+# functions below: importing this module stays cheap (functions.core.entry_points).
+if TYPE_CHECKING:
+    from functions.media.logic import UploadProcessor
 
 
 @lru_cache(maxsize=1)
 def processor() -> UploadProcessor:
+    from functions.media.dal import MediaObjects, MediaRepository
+    from functions.media.logic import UploadProcessor
+    from functions.media.settings import ProcessorSettings
+
     settings = load(ProcessorSettings)
     return UploadProcessor(MediaRepository(), MediaObjects(settings.media_bucket))
 

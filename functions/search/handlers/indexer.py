@@ -18,16 +18,19 @@ whole batch at once; the response shape is the same.
 from __future__ import annotations
 
 import json
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-from aws_lambda_powertools.utilities.typing import LambdaContext
 from pydantic import ValidationError
 
 from functions.core.consumer import StreamRecord
 from functions.core.observability import logger, metrics, tracer
-from functions.search.documents import change_of
-from functions.search.handlers.wiring import index_engine
-from functions.search.ports import Change, EngineUnavailable
+
+# The domain (the search client, PynamoDB, boto3) is imported on the first invocation, inside the
+# functions below: importing this module stays cheap (functions.core.entry_points).
+if TYPE_CHECKING:
+    from aws_lambda_powertools.utilities.typing import LambdaContext
+
+    from functions.search.ports import Change, SearchEngine
 
 
 def _stream_record(raw: dict[str, Any]) -> tuple[str, StreamRecord]:
@@ -41,8 +44,18 @@ def _stream_record(raw: dict[str, Any]) -> tuple[str, StreamRecord]:
     return record.change.sequence_number, record
 
 
+def index_engine() -> SearchEngine:
+    """The indexes' engine of this execution environment (``wiring.index_engine``, built on first use)."""
+    from functions.search.handlers import wiring
+
+    return wiring.index_engine()
+
+
 def index_batch(event: dict[str, Any]) -> dict[str, Any]:
     """Apply a batch of records to the indexes; ``{"batchItemFailures": [...]}``."""
+    from functions.search.documents import change_of
+    from functions.search.ports import EngineUnavailable
+
     failed: list[str] = []
     pending: list[tuple[str, Change]] = []
     for raw in event.get("Records") or []:

@@ -11,7 +11,7 @@ fails alone (``batchItemFailures``), is received again after the visibility time
 from __future__ import annotations
 
 from functools import lru_cache
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from aws_lambda_powertools.metrics import MetricUnit
 
@@ -19,20 +19,28 @@ from functions.core.config import load
 from functions.core.consumer import QueueMessage, batch_consumer
 from functions.core.observability import logger, metrics
 from functions.core.retry import client
-from functions.streams.models import StreamFailure
-from functions.streams.reader import StreamReader
-from functions.streams.replay import ReplayQueues
-from functions.streams.rescue import Rescue
-from functions.streams.settings import RescueSettings
+
+# The domain (its models, PynamoDB, boto3) is imported on the first invocation, inside the functions
+# below: importing this module stays cheap (functions.core.entry_points).
+if TYPE_CHECKING:
+    from functions.streams.models import StreamFailure
+    from functions.streams.rescue import Rescue
 
 
 @lru_cache(maxsize=1)
 def rescuer() -> Rescue:
+    from functions.streams.reader import StreamReader
+    from functions.streams.replay import ReplayQueues
+    from functions.streams.rescue import Rescue
+    from functions.streams.settings import RescueSettings
+
     settings = load(RescueSettings)  # fails the first call, naming what the environment lacks
     return Rescue(settings.routes, StreamReader(client("dynamodbstreams")), ReplayQueues(client("sqs")))
 
 
 def parse_failure(record: QueueMessage) -> StreamFailure:
+    from functions.streams.models import StreamFailure
+
     return StreamFailure.model_validate_json(record.body)
 
 

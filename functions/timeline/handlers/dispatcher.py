@@ -15,31 +15,40 @@ tweets stream has no room for a third reader.
 from __future__ import annotations
 
 from collections.abc import Callable
-from functools import partial
-from typing import Any
+from functools import lru_cache, partial
+from typing import TYPE_CHECKING, Any
 
 from pydantic import BaseModel, ConfigDict
 
 from functions.core.config import load
-from functions.core.consumer import StreamRecord, batch_consumer
-from functions.search.publish import forwarding
-from functions.timeline.fanout import FanoutReport, Timelines
-from functions.timeline.handlers.wiring import timelines
-from functions.timeline.settings import DispatcherSettings
-from functions.tweets.models import TweetImage
+from functions.core.consumer import LambdaHandler, StreamRecord, batch_consumer
 
-Change = Callable[[Timelines], FanoutReport]
+# The domain (its models, PynamoDB, boto3) is imported on the first invocation, inside the functions
+# below: importing this module stays cheap (functions.core.entry_points).
+if TYPE_CHECKING:
+    from aws_lambda_powertools.utilities.typing import LambdaContext
+
+    from functions.timeline.fanout import FanoutReport, Timelines
+
+Change = Callable[["Timelines"], "FanoutReport"]
 """What one stream record asks of the write side."""
 
 
 class FollowImage(BaseModel):
     """The part of a follows-table image the fan-out needs."""
 
-    model_config = ConfigDict(extra="ignore")
+    model_config = ConfigDict(extra="ignore", defer_build=True)  # built on the first follow record
 
     follower_id: str
     followee_id: str
     follow_seq: str = ""
+
+
+def timelines() -> Timelines:
+    """The write side of this execution environment (``wiring.timelines``, built on first use)."""
+    from functions.timeline.handlers import wiring
+
+    return wiring.timelines()
 
 
 def is_modify(record: StreamRecord) -> bool:
@@ -50,6 +59,9 @@ def is_modify(record: StreamRecord) -> bool:
 
 def parse_change(record: StreamRecord) -> Change:
     """The change an INSERT or REMOVE of a tweet or a follow stands for."""
+    from functions.timeline.fanout import Timelines
+    from functions.tweets.models import TweetImage
+
     inserted = record.event_name == "INSERT"
     change = record.change
     image = change.new_image if inserted else change.old_image
@@ -69,14 +81,29 @@ def parse_change(record: StreamRecord) -> Change:
 
 def _unchanged(_: Timelines) -> FanoutReport:
     """A tweets-table item no timeline shows, or a table this function does not follow."""
+    from functions.timeline.fanout import FanoutReport
+
     return FanoutReport()
 
 
 def apply_change(change: Change) -> dict[str, Any]:
+    from functions.timeline.settings import DispatcherSettings
+
     load(DispatcherSettings)  # fails the first call, naming what the environment lacks
     return change(timelines()).as_dict()
 
 
-lambda_handler = forwarding(
-    batch_consumer(StreamRecord, apply_change, parse=parse_change, skip=is_modify, idempotent=True)
-)
+consume = batch_consumer(StreamRecord, apply_change, parse=parse_change, skip=is_modify, idempotent=True)
+
+
+@lru_cache(maxsize=1)
+def _forwarding() -> LambdaHandler:
+    from functions.search.publish import forwarding
+
+    return forwarding(consume)
+
+
+def lambda_handler(event: dict[str, Any], context: LambdaContext) -> dict[str, Any]:
+    """The batch's changes applied (``consume``), then its tweet records forwarded to the search
+    indexer's queue (``functions.search.publish.forwarding``)."""
+    return _forwarding()(event, context)

@@ -14,22 +14,27 @@ from __future__ import annotations
 
 from dataclasses import asdict
 from functools import lru_cache
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from functions.core.config import load
 from functions.core.consumer import StreamRecord, batch_consumer
 from functions.core.observability import logger
-from functions.media.dal import MediaObjects, MediaRepository
-from functions.media.logic import MediaRemoval
-from functions.media.models import MediaRef
-from functions.tweets.dal import TweetRepository
-from functions.tweets.logic import CleanupService
-from functions.tweets.models import TweetImage
-from functions.tweets.settings import CleanupSettings
+
+# The domain (its models, PynamoDB, boto3) is imported on the first invocation, inside the functions
+# below: importing this module stays cheap (functions.core.entry_points).
+if TYPE_CHECKING:
+    from functions.tweets.logic import CleanupService
+    from functions.tweets.models import TweetImage
 
 
 @lru_cache(maxsize=1)
 def service() -> CleanupService:
+    from functions.media.dal import MediaObjects, MediaRepository
+    from functions.media.logic import MediaRemoval
+    from functions.tweets.dal import TweetRepository
+    from functions.tweets.logic import CleanupService
+    from functions.tweets.settings import CleanupSettings
+
     settings = load(CleanupSettings)  # fails the first call, naming what the environment lacks
     return CleanupService(
         TweetRepository(), MediaRemoval(MediaRepository(), MediaObjects(settings.media_bucket))
@@ -42,10 +47,14 @@ def not_a_removal(record: StreamRecord) -> bool:
 
 
 def parse_removed(record: StreamRecord) -> TweetImage:
+    from functions.tweets.models import TweetImage
+
     return TweetImage.model_validate(record.change.old_image or {})
 
 
 def purge(removed: TweetImage) -> dict[str, Any]:
+    from functions.media.models import MediaRef
+
     media = [MediaRef(m["media_id"], m.get("content_type", ""), m["object_key"]) for m in removed.media]
     report = service().tweet_removed(removed.tweet_id, removed.kind, media)
     if report.likes_removed or report.retweets_removed:
