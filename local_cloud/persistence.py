@@ -337,7 +337,7 @@ class DataDirStore:
                 diverged,
                 report["replay_ms"],
             )
-        if header is None and not scan.records:
+        if header is None and not scan.records and scan.bad_offset is None:
             return store, None, report
         saved_at = float(header["saved_at"]) if header else time.time()
         return store, Snapshot(saved_at=saved_at, checkpoints=checkpoints), report
@@ -471,6 +471,22 @@ class Persistence:
         except BaseException:
             self._lock.release()
             raise
+        report = self.snapshot.journal if self.snapshot else {}
+        if report.get("corrupt_offset") is not None:
+            logger.warning(
+                "the journal in %s ends in a bad record (%s) at byte offset %d: kept the %d records "
+                "before it, skipped the rest (moved aside to journal.log.corrupt-*)",
+                self.data_dir,
+                report.get("corrupt_problem"),
+                report["corrupt_offset"],
+                report.get("kept_records", 0),
+            )
+        if report.get("replayed"):
+            logger.info(
+                "replayed %d acknowledged writes from the journal in %s ms",
+                report["replayed"],
+                report.get("replay_ms"),
+            )
         return self.snapshot
 
     def close(self) -> None:
