@@ -8,7 +8,7 @@ one without a data dir (state in memory only) and one with a data dir loaded (ev
 journaled and fsynced before its response, ``local_cloud/journal.py``), then times the same writes
 against both, alternating request by request so the noise of a shared machine hits both alike:
 DynamoDB PutItem (a small item), SQS SendMessage, SQS ReceiveMessage + DeleteMessage (one round trip
-each, timed together), S3 PutObject (10 KB) and Cognito SignUp (fewer: moto hashes each password).
+each, timed together), S3 PutObject (10 KB) and Cognito SignUp (n/5 of them).
 Each time is one SDK call from the client's side, round trip included. It also times a bare
 ``write + fsync`` of a 1 KB record on the data dir's file system, the floor of what durability adds.
 Prints a table of medians and p99 in milliseconds.
@@ -60,9 +60,9 @@ class _Target:
         self.queue = sqs.create_queue(QueueName="bench")["QueueUrl"]
         aws.client("s3").create_bucket(Bucket="bench")
         pool = cognito.create_user_pool(PoolName="bench")["UserPool"]["Id"]
-        self.client_id = cognito.create_user_pool_client(UserPoolId=pool, ClientName="bench")["UserPoolClient"][
-            "ClientId"
-        ]
+        self.client_id = cognito.create_user_pool_client(UserPoolId=pool, ClientName="bench")[
+            "UserPoolClient"
+        ]["ClientId"]
         self.blob = os.urandom(10 * 1024)
 
     def put_item(self) -> None:
@@ -70,7 +70,9 @@ class _Target:
         self.aws.client("dynamodb").put_item(TableName="bench", Item=item)
 
     def send_message(self) -> None:
-        self.aws.client("sqs").send_message(QueueUrl=self.queue, MessageBody=json.dumps({"id": uuid.uuid4().hex}))
+        self.aws.client("sqs").send_message(
+            QueueUrl=self.queue, MessageBody=json.dumps({"id": uuid.uuid4().hex})
+        )
 
     def receive_and_delete(self) -> None:
         sqs = self.aws.client("sqs")
@@ -122,28 +124,28 @@ def run(n: int, data_root: Path) -> dict[str, Any]:
         targets = {"memory": _Target(memory), "durable": _Target(durable)}
         for label, method, count in kinds:
             times: dict[str, list[float]] = {"memory": [], "durable": []}
-            for name, target in targets.items():  # warm-up, not timed
+            for target in targets.values():  # warm-up, not timed
                 for _ in range(5):
                     getattr(target, method)()
             for _ in range(count):
                 for name, target in targets.items():
                     times[name].append(_time(getattr(target, method)))
-            results["kinds"][label] = {
-                name: _summary(values) for name, values in times.items()
-            } | {"added_median_ms": statistics.median(times["durable"]) - statistics.median(times["memory"])}
+            results["kinds"][label] = {name: _summary(values) for name, values in times.items()} | {
+                "added_median_ms": statistics.median(times["durable"]) - statistics.median(times["memory"])
+            }
         results["journal_bytes"] = (data_dir / "journal.log").stat().st_size
     results["bare_fsync_1kb"] = _summary(_bare_fsync(data_root, n))
     return results
 
 
 def table(results: dict[str, Any]) -> str:
-    lines = [
-        f"{'write (n each)':<40} {'memory p50':>10} {'p99':>8} {'data dir p50':>13} {'p99':>8} {'added p50':>10}",
-    ]
+    head = f"{'write (n)':<40} {'memory p50':>10} {'p99':>8} {'data dir p50':>13} {'p99':>8}"
+    lines = [f"{head} {'added p50':>10}"]
     for label, row in results["kinds"].items():
         memory, durable = row["memory"], row["durable"]
         lines.append(
-            f"{label + ' (' + str(memory['n']) + ')':<40} {memory['median_ms']:>10.2f} {memory['p99_ms']:>8.2f} "
+            f"{label + ' (' + str(memory['n']) + ')':<40} "
+            f"{memory['median_ms']:>10.2f} {memory['p99_ms']:>8.2f} "
             f"{durable['median_ms']:>13.2f} {durable['p99_ms']:>8.2f} {row['added_median_ms']:>10.2f}"
         )
     fsync = results["bare_fsync_1kb"]

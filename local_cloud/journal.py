@@ -89,7 +89,13 @@ class JournalRecord:
 
     def encode(self) -> bytes:
         header = json.dumps(
-            {"seq": self.seq, "time": self.time, "seed": self.seed, "status": self.status, "environ": self.environ},
+            {
+                "seq": self.seq,
+                "time": self.time,
+                "seed": self.seed,
+                "status": self.status,
+                "environ": self.environ,
+            },
             separators=(",", ":"),
         ).encode()
         payload = _HEADER_LENGTH.pack(len(header)) + header + self.body
@@ -306,7 +312,9 @@ def replay(app: App, records: Iterable[JournalRecord]) -> tuple[int, int]:
         )
         statuses: list[int] = []
 
-        def start_response(status: str, headers: Any, exc_info: Any = None, _seen: list[int] = statuses) -> Any:
+        def start_response(
+            status: str, headers: Any, exc_info: Any = None, _seen: list[int] = statuses
+        ) -> Any:
             _seen.append(int(status.split(" ", 1)[0]))
             return lambda _data: None
 

@@ -298,7 +298,9 @@ class DataDirStore:
         self.journal = journal
 
     @classmethod
-    def open(cls, data_dir: str | os.PathLike[str], gate: Any, app: Any) -> tuple[DataDirStore, Snapshot | None, dict[str, Any]]:
+    def open(
+        cls, data_dir: str | os.PathLike[str], gate: Any, app: Any
+    ) -> tuple[DataDirStore, Snapshot | None, dict[str, Any]]:
         directory = Path(data_dir).resolve()
         directory.mkdir(parents=True, exist_ok=True)
         path = directory / SNAPSHOT_FILE

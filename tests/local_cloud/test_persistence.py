@@ -121,7 +121,7 @@ def test_snapshot_records_checkpoints_and_drops_shard_iterators(aws: LocalAws, t
     assert snapshot is not None and snapshot.checkpoints == {"users->projector": "42"}
     assert snapshot_info(tmp_path)["moto"]  # type: ignore[index]
     for _, _, backend in get_backend("dynamodbstreams").iter_backends():  # type: ignore[call-overload]
-        assert backend.shard_iterators == {}
+        assert backend.shard_iterators == {}  # type: ignore[attr-defined]
 
 
 def test_load_without_snapshot_means_fresh_state(aws: LocalAws, tmp_path: Path) -> None:
@@ -194,7 +194,10 @@ def test_writes_after_the_last_snapshot_are_replayed_with_the_ids_clients_saw(tm
         items = aws.client("dynamodb").scan(TableName="notes")["Items"]
         assert sorted(i["pk"]["S"] for i in items) == ["n1", "n2"]
         messages = aws.client("sqs").receive_message(
-            QueueUrl=url, AttributeNames=["ApproximateReceiveCount"], VisibilityTimeout=0, MaxNumberOfMessages=10
+            QueueUrl=url,
+            AttributeNames=["ApproximateReceiveCount"],
+            VisibilityTimeout=0,
+            MaxNumberOfMessages=10,
         )["Messages"]
         assert [m["Body"] for m in messages] == ["job"]
         again = messages[0]
@@ -248,9 +251,9 @@ def test_a_truncated_or_corrupt_journal_tail_is_reported_and_skipped(
         aws.client("dynamodb").put_item(TableName="notes", Item={"pk": {"S": "n4"}})
         persistence._lock.release()
         _crash(aws)
-    data = bytearray(journal.read_bytes())
-    data[-3] ^= 0xFF
-    journal.write_bytes(bytes(data))
+    flipped = bytearray(journal.read_bytes())
+    flipped[-3] ^= 0xFF
+    journal.write_bytes(bytes(flipped))
     with LocalAws(housekeeping_seconds=0) as aws:
         snapshot = load(tmp_path, aws)
         assert snapshot is not None and snapshot.journal["corrupt_problem"] == "checksum mismatch"
@@ -272,7 +275,7 @@ def test_a_second_owner_of_a_data_dir_is_refused_until_the_first_ends(tmp_path: 
 
 def _rewrite_header(path: Path, **changes: Any) -> None:
     with path.open("rb") as stream:
-        header = pickle.load(stream)  # noqa: S301 - the test's own file
+        header = pickle.load(stream)
         rest = stream.read()
     header.update(changes)
     for key in [k for k, v in changes.items() if v is None]:

@@ -16,7 +16,7 @@ import subprocess
 import sys
 import time
 from collections.abc import Callable, Iterator
-from contextlib import contextmanager
+from contextlib import contextmanager, suppress
 from pathlib import Path
 from typing import Any
 
@@ -37,7 +37,7 @@ def _free_port() -> int:
 def _start(data_dir: Path, port: int, log: Path, *extra: str) -> subprocess.Popen[bytes]:
     env = dict(os.environ, PYTHONPATH=str(_ROOT))
     with log.open("ab") as out:
-        return subprocess.Popen(  # noqa: S603 - our own module
+        return subprocess.Popen(
             [sys.executable, "-m", "local_cloud", "--port", str(port), "--data-dir", str(data_dir), *extra],
             cwd=_ROOT,
             env=env,
@@ -59,10 +59,8 @@ def _wait_started(process: subprocess.Popen[bytes], log: Path, timeout: float = 
 
 
 def _kill_group(process: subprocess.Popen[bytes]) -> None:
-    try:
+    with suppress(ProcessLookupError):
         os.killpg(process.pid, signal.SIGKILL)
-    except ProcessLookupError:
-        pass
     process.wait(timeout=30)
 
 
