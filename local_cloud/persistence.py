@@ -1,24 +1,36 @@
-"""``--data-dir`` support: keep the embedded moto's state across restarts.
+"""``--data-dir`` support: the embedded moto's state survives restarts, crashes and ``kill -9``.
 
-How: moto keeps each service's state in plain Python objects (``moto.backends.get_backend(name)``,
-one backend per account and region). ``write_snapshot`` pickles those backends for DynamoDB (tables,
-items, stream records), DynamoDB Streams, SQS (queues and messages, in flight or not), S3 (buckets and
-objects) and Cognito (pools, clients, users with their ``sub``) while every request is held at the
-server's gate, so the snapshot is consistent. ``read_snapshot`` puts the backends back into the running
-server. Both run inside the moto process (``local_cloud/moto_process.py``), which holds that state;
-``save`` and ``load`` ask it to, through its control routes. The round trip keeps items, messages,
-objects, users (same ``sub``, same password) and stream records and sequence numbers.
+A data dir is a snapshot plus a write-ahead journal:
+
+- **Journal** (``local_cloud/journal.py``): once ``load`` ran, the moto process appends every request
+  that changed its state and succeeded to ``DIR/journal.log`` and fsyncs it before the response goes
+  out, so nothing acknowledged is lost however the process ends. That module explains why requests
+  (not state changes) are logged, why after applying them, and how replay draws the same ids.
+- **Snapshot** (``DIR/moto-state.pickle``): moto keeps each service's state in plain Python objects
+  (``moto.backends.get_backend(name)``, one backend per account and region). ``write_snapshot``
+  pickles those of DynamoDB (tables, items, stream records), DynamoDB Streams, SQS (queues and
+  messages, in flight or not), S3 (buckets and objects) and Cognito (pools, clients, users with their
+  ``sub``) while the gate holds every request, so it is consistent, and empties the journal in the
+  same hold. Its header carries the poller checkpoints and ``journal_seq``, the last journal record
+  it holds, so a crash between writing it and emptying the journal never replays a record twice.
+  Written every ``interval`` seconds, at a clean stop, and at each start (after the replay).
+- **Start** (``DataDirStore.open``, in the moto process): restore the snapshot, replay the journal's
+  records after ``journal_seq`` (a truncated or corrupt tail is reported and set aside, the records
+  before it kept), write a fresh snapshot, then journal from there.
+- **One owner** (``DataDirLock``): ``Persistence.load`` takes an exclusive ``flock`` on ``DIR/LOCK``
+  first; the kernel releases it when the process ends, however it ends.
 
 Three things in moto's state do not pickle as-is; ``_SnapshotPickler`` handles them:
 thread locks/conditions (SQS queues) are recreated empty, Cognito's RSA signing key is stored as
 PEM, and moto's DynamoDB Streams shard iterators are dropped (AWS expires them after 15 minutes
 anyway; pollers ask for a new one from their checkpoint).
 
-Limits: a snapshot is tied to the moto version that wrote it (it holds moto's classes), so ``load``
-refuses one written by another version instead of guessing; it only works for the embedded server
-(an external endpoint such as DynamoDB Local persists by its own means); a crash loses at most the
-last ``interval`` seconds. Snapshots are written to a temporary file and renamed, so a crash while
-saving leaves the previous snapshot intact.
+Limits: a snapshot is tied to the moto version that wrote it (it holds moto's classes): format 2
+(before the journal) is read and rewritten as format 3 by the same moto version, and a snapshot of
+another version is refused with a message saying how to get the data out, instead of guessing. A
+version-independent snapshot format is not written yet. It only works for the embedded server (an
+external endpoint such as DynamoDB Local persists by its own means). Snapshots are written to a
+temporary file, fsynced and renamed, so a crash while saving leaves the previous snapshot intact.
 """
 
 from __future__ import annotations
@@ -303,6 +315,8 @@ class DataDirStore:
     ) -> tuple[DataDirStore, Snapshot | None, dict[str, Any]]:
         directory = Path(data_dir).resolve()
         directory.mkdir(parents=True, exist_ok=True)
+        for leftover in directory.glob(".snapshot-*"):  # a snapshot a crash interrupted before its rename
+            leftover.unlink()
         path = directory / SNAPSHOT_FILE
         header: dict[str, Any] | None = None
         services: dict[str, Any] | None = None
