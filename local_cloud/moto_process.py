@@ -178,9 +178,10 @@ class MotoServer:
                 path = write_snapshot(body["data_dir"], self.gate, body.get("checkpoints") or {}, self.store)
                 result = {"path": str(path)}
             elif route == "snapshot/load":
-                if self.store is not None:  # another data dir: its journal ends here
-                    self.store, previous = None, self.store
-                    previous.close()
+                if self.store is not None:  # loaded again: the open journal ends here, between requests
+                    with self.gate.exclusive():
+                        self.store, previous = None, self.store
+                        previous.close()
                 store, snapshot, report = DataDirStore.open(body["data_dir"], self.gate, self._app)
                 self.store = store
                 result = {"snapshot": None if snapshot is None else snapshot.as_dict(), "journal": report}
