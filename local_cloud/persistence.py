@@ -36,6 +36,7 @@ temporary file, fsynced and renamed, so a crash while saving leaves the previous
 from __future__ import annotations
 
 import io
+import json
 import logging
 import os
 import pickle
@@ -297,6 +298,18 @@ def read_snapshot(data_dir: str | os.PathLike[str], gate: Any) -> Snapshot | Non
     return Snapshot(saved_at=header["saved_at"], checkpoints=dict(header.get("checkpoints", {})))
 
 
+def _unavailable(start_response: Any, message: str) -> list[bytes]:
+    """A 503 in the shape every AWS JSON protocol client reads (``__type`` + ``message``)."""
+    payload = json.dumps({"__type": "ServiceUnavailable", "message": message}).encode()
+    headers = [
+        ("Content-Type", "application/x-amz-json-1.0"),
+        ("Content-Length", str(len(payload))),
+        ("x-amzn-ErrorType", "ServiceUnavailable"),
+    ]
+    start_response("503 Service Unavailable", headers)
+    return [payload]
+
+
 class DataDirStore:
     """The data dir as the moto process holds it: snapshot + journal, and the journaling of requests.
 
@@ -308,6 +321,8 @@ class DataDirStore:
     def __init__(self, directory: Path, journal: Journal) -> None:
         self.directory = directory
         self.journal = journal
+        self.failure: OSError | None = None
+        """Set when a journal write failed: from then on writes are refused (fail-stop), see ``serve``."""
 
     @classmethod
     def open(
@@ -367,25 +382,43 @@ class DataDirStore:
         environ["CONTENT_LENGTH"] = str(len(body))
         if not may_change_state(environ, body):
             return list(app(environ, start_response))
+        if self.failure is not None:
+            return _unavailable(start_response, f"the data dir journal cannot be written: {self.failure}")
         seed, arrived = new_seed(), time.time()
         seed_moto(seed)
-        statuses: list[int] = []
+        started: list[tuple[str, Any, Any]] = []
 
-        def recording_start_response(status: str, headers: Any, exc_info: Any = None) -> Any:
-            statuses.append(int(status.split(" ", 1)[0]))
-            return start_response(status, headers, exc_info)
+        def deferred_start_response(status: str, headers: Any, exc_info: Any = None) -> Any:
+            # Held back until the write is on disk: a failed journal write must still be able to
+            # answer with an error instead (moto returns its body as an iterable, never via write()).
+            started.append((status, headers, exc_info))
+            return lambda _data: None
 
-        response = list(app(environ, recording_start_response))
-        if statuses and changed_state(environ, body, statuses[0], response):
+        response = list(app(environ, deferred_start_response))
+        status_line, headers, exc_info = started[-1]
+        status = int(status_line.split(" ", 1)[0])
+        if changed_state(environ, body, status, response):
             record = JournalRecord(
                 seq=self.journal.next_seq,
                 time=arrived,
                 seed=seed,
-                status=statuses[0],
+                status=status,
                 environ=recorded_environ(environ),
                 body=body,
             )
-            self.journal.append(record)
+            try:
+                self.journal.append(record)
+            except OSError as error:
+                # moto applied the write but it is not on disk: do not acknowledge it, and stop taking
+                # writes, so what the data dir holds stays exactly what clients were told succeeded.
+                self.failure = error
+                logger.error(
+                    "journal write to %s failed, refusing writes from now on: %s", self.journal.path, error
+                )
+                return _unavailable(
+                    start_response, f"the write was not stored: the journal cannot be written: {error}"
+                )
+        start_response(status_line, headers, exc_info)
         return response
 
     def close(self) -> None:
