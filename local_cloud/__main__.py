@@ -57,6 +57,30 @@ def _chaos_line(cloud: LocalCloud) -> str:
     return f"{cloud.chaos.describe()} (e.g. LOCAL_CHAOS={_CHAOS_EXAMPLE} make dev turns it on)"
 
 
+def _size(count: int) -> str:
+    size = float(count)
+    for unit in ("B", "KB", "MB", "GB"):
+        if size < 1024 or unit == "GB":
+            return f"{size:.0f} {unit}" if unit == "B" else f"{size:.1f} {unit}"
+        size /= 1024
+    return f"{count} B"  # unreachable: the loop returns at GB
+
+
+def _data_line(cloud: LocalCloud) -> str:
+    """Where the state lives and how big it is (``--data-dir``), or that it is in memory only."""
+    if cloud.data_dir is None:
+        return "Data: in memory only, gone at exit (make dev DATA_DIR=.local-data keeps it)"
+    if not cloud.aws.embedded:
+        return f"Data: search index and secrets in {cloud.data_dir.resolve()}; AWS state is the endpoint's"
+    from local_cloud.persistence import data_dir_usage
+
+    usage = data_dir_usage(cloud.data_dir)
+    return (
+        f"Data: {cloud.data_dir.resolve()} ({_size(usage['total'])}: snapshot {_size(usage['snapshot'])}, "
+        f"journal {_size(usage['journal'])}); every acknowledged AWS write is fsynced there first"
+    )
+
+
 _CHAOS_EXAMPLE = "seed=1,faults=0.05,redeliver=0.1,index_lag_ms=500,delay_ms=200"
 
 
@@ -78,13 +102,20 @@ def main(argv: list[str] | None = None) -> int:
     stop = threading.Event()
     for sig in (signal.SIGINT, signal.SIGTERM):
         signal.signal(sig, lambda *_: stop.set())
+    from local_cloud.persistence import DataDirLocked, SnapshotError
+
     try:
         cloud.start()
+    except (DataDirLocked, SnapshotError) as exc:
+        print(f"cannot start: {exc}", file=sys.stderr)
+        cloud.stop()
+        return 1
     except OSError as exc:
         print(f"cannot start: {exc} (is port {args.port} in use? set PORT=...)", file=sys.stderr)
         cloud.stop()
         return 1
     print(_banner(cloud.base_url, cloud.aws.endpoint_url), flush=True)
+    print(_data_line(cloud), flush=True)
     print(_chaos_line(cloud), flush=True)
     print(f"started in {time.monotonic() - started:.2f} s", flush=True)
     stop.wait()

@@ -13,7 +13,9 @@ What runs here:
 - with ``--index-lag-ms N`` (``LOCAL_CHAOS`` index_lag_ms), global secondary indexes that see writes
   N ms late (``local_cloud/index_lag.py``);
 - control routes under ``/_local/`` for what needs moto's in-memory state: snapshot save and load
-  (``local_cloud/persistence.py``), the pruning itself, and the index lag (set it, read its counts).
+  (``local_cloud/persistence.py``), the pruning itself, and the index lag (set it, read its counts);
+- with a data dir loaded, the write-ahead journal (``local_cloud/journal.py``): every request that
+  changed moto's state is fsynced to ``DIR/journal.log`` before its response leaves this process.
 
 It prints ``READY <endpoint>`` once listening, and exits when its standard input closes, so it never
 outlives the process that started it.
@@ -118,6 +120,9 @@ class MotoServer:
 
         self.gate = gate or RequestGate()
         app = DomainDispatcherApplication(create_backend_app)
+        self._app = app
+        self.store: Any = None
+        """The data dir's ``DataDirStore`` once ``snapshot/load`` opened it: journals every write."""
 
         def gated_app(environ: dict[str, Any], start_response: Any) -> list[bytes]:
             if str(environ.get("PATH_INFO", "")).startswith(CONTROL_PREFIX):
@@ -128,6 +133,10 @@ class MotoServer:
             # conflicting writes; serialising every request gives the same guarantee here, and
             # costs little because moto's work holds the GIL anyway.
             with self.gate.exclusive():
+                if self.store is not None:
+                    # With a data dir: an acknowledged write is in the journal, fsynced, before its
+                    # response leaves (local_cloud/journal.py).
+                    return list(self.store.serve(app, environ, start_response))
                 # Materialise the body inside the gate: moto builds it lazily from live state.
                 return list(app(environ, start_response))
 
@@ -158,7 +167,7 @@ class MotoServer:
 
     # -- control routes ------------------------------------------------------------------------------
     def _control(self, environ: dict[str, Any], start_response: Any) -> list[bytes]:
-        from local_cloud.persistence import SnapshotError, read_snapshot, write_snapshot
+        from local_cloud.persistence import DataDirStore, SnapshotError, write_snapshot
 
         route = str(environ["PATH_INFO"])[len(CONTROL_PREFIX) :]
         length = int(environ.get("CONTENT_LENGTH") or 0)
@@ -166,11 +175,16 @@ class MotoServer:
         status, result = "200 OK", dict[str, Any]()
         try:
             if route == "snapshot/save":
-                path = write_snapshot(body["data_dir"], self.gate, body.get("checkpoints") or {})
+                path = write_snapshot(body["data_dir"], self.gate, body.get("checkpoints") or {}, self.store)
                 result = {"path": str(path)}
             elif route == "snapshot/load":
-                snapshot = read_snapshot(body["data_dir"], self.gate)
-                result = {"snapshot": None if snapshot is None else snapshot.as_dict()}
+                if self.store is not None:  # loaded again: the open journal ends here, between requests
+                    with self.gate.exclusive():
+                        self.store, previous = None, self.store
+                        previous.close()
+                store, snapshot, report = DataDirStore.open(body["data_dir"], self.gate, self._app)
+                self.store = store
+                result = {"snapshot": None if snapshot is None else snapshot.as_dict(), "journal": report}
             elif route == "status":
                 from local_cloud import moto_speedups
 

@@ -351,8 +351,7 @@ class LocalCloud:
         for process in self.functions.values():
             process.stop()
         if self._persistence is not None:
-            self._persistence.stop_autosave()
-            self._persistence.save()
+            self._persistence.close()  # final snapshot, then the data dir's lock goes
         self.aws.stop()
         self.search.stop()
         if self._saved_environ is not None:
