@@ -212,5 +212,5 @@ def test_a_grant_taken_from_the_definition_fails_the_route_that_needs_it(reduced
 
     assert liked.status_code == 500 and liked.json()["error"]["code"] == "internal_error"
     denied = reduced_cloud.grant_usage()["tweets-api"]["denied"]
-    assert ["dynamodb:PutItem", "arn:aws:dynamodb:us-east-1:123456789012:table/engagements"] in denied
+    assert ["dynamodb:UpdateItem", "arn:aws:dynamodb:us-east-1:123456789012:table/engagements"] in denied
     assert ok(api.get(f"/tweets/{tweet}", alice.token))["like_count"] == 0, "nothing half-written"
