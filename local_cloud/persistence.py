@@ -63,6 +63,7 @@ from local_cloud.journal import (
     seed_moto,
     set_aside_corrupt_tail,
 )
+from local_cloud.portable import PORTABLE_FILE, PortableError, encode, export_state, load_state, read_portable
 
 logger = logging.getLogger(__name__)
 
@@ -243,15 +244,29 @@ def write_snapshot(
         # Two pickles, so load can check the header before unpickling any moto class.
         pickle.dump(_header(checkpoints, applied), buffer, protocol=pickle.HIGHEST_PROTOCOL)
         _SnapshotPickler(buffer).dump(_collect_backends())
+        pickled = time.perf_counter()
+        portable = export_state(journal_seq=applied, checkpoints=dict(checkpoints or {}))
+        portable_bytes = encode(portable)
+        exported = time.perf_counter()
         _write_file(directory, target, buffer.getvalue())
+        _write_file(directory, directory / PORTABLE_FILE, portable_bytes)
         if journal is not None:
             journal.reset()
     logger.info(
-        "saved local cloud state to %s (%d bytes, %.0f ms)",
+        "saved local cloud state to %s (%d bytes, %.0f ms; portable form %d bytes, %.0f ms of that)",
         target,
         buffer.tell(),
         (time.perf_counter() - started) * 1000,
+        len(portable_bytes),
+        (exported - pickled) * 1000,
     )
+    return target
+
+
+def write_portable(directory: Path, state: dict[str, Any]) -> Path:
+    """Write a portable snapshot (``local_cloud/portable.py``) into ``directory``, crash-safe."""
+    target = directory / PORTABLE_FILE
+    _write_file(directory, target, encode(state))
     return target
 
 
@@ -264,15 +279,55 @@ def _read_pickle(path: Path) -> tuple[dict[str, Any], dict[str, Any]]:
                 raise SnapshotError(
                     f"{path} was written by moto {header.get('moto')} (format {header.get('format')}); "
                     f"this is moto {version('moto')}, which cannot read moto's objects of another "
-                    f"version. To keep the data, start it with the moto that wrote it "
-                    f"(pip install moto=={header.get('moto')}, then make dev DATA_DIR={path.parent}) "
-                    f"and copy what you need out through the AWS API it prints (e.g. aws dynamodb scan "
-                    f"--endpoint-url ...); to start fresh, delete {path.parent}."
+                    f"version, and the data dir has no portable snapshot ({PORTABLE_FILE}). To keep "
+                    f"the data, write one with the moto that wrote it: pip install "
+                    f"moto=={header.get('moto')}, python -m local_cloud.portable export --data-dir "
+                    f"{path.parent}, then reinstall this moto and start again; to start fresh, "
+                    f"delete {path.parent}."
                 )
             services: dict[str, Any] = pickle.load(stream)  # noqa: S301
         except (pickle.UnpicklingError, EOFError, AttributeError, ImportError) as error:
             raise SnapshotError(f"cannot read {path}: {error}") from error
     return header, services
+
+
+def _choose_snapshot(
+    directory: Path,
+) -> tuple[dict[str, Any] | None, dict[str, Any] | None, dict[str, Any] | None]:
+    """(header, pickled services, portable state) to start from: the pickle when this moto wrote it
+    (fast), else the portable snapshot (another moto version: the migration path), else none; a pickle
+    neither this moto nor a portable snapshot can stand in for is refused with what to do."""
+    path = directory / SNAPSHOT_FILE
+    problem: SnapshotError | None = None
+    if path.exists():
+        try:
+            header, services = _read_pickle(path)
+        except SnapshotError as error:
+            problem = error
+        else:
+            if header.get("format") != FORMAT_VERSION:
+                logger.info("migrating %s from format %s to %d", path, header.get("format"), FORMAT_VERSION)
+            return header, services, None
+    portable_path = directory / PORTABLE_FILE
+    if portable_path.exists():
+        try:
+            portable = read_portable(portable_path)
+        except PortableError as error:
+            raise SnapshotError(f"{problem}; and {error}" if problem else str(error)) from error
+        logger.warning(
+            "loading the portable snapshot %s (written with moto %s, this is moto %s)%s; stream records "
+            "and poller checkpoints start afresh, messages in flight are visible again",
+            portable_path,
+            portable.get("moto"),
+            version("moto"),
+            f": {path.name} cannot be read by this moto" if problem else "",
+        )
+        # Checkpoints point into stream records a portable snapshot does not carry: start afresh.
+        header = {"saved_at": portable["saved_at"], "checkpoints": {}, "journal_seq": portable["journal_seq"]}
+        return header, None, portable
+    if problem is not None:
+        raise problem
+    return None, None, None
 
 
 def _restore(services: Mapping[str, Any]) -> None:
@@ -332,13 +387,7 @@ class DataDirStore:
         directory.mkdir(parents=True, exist_ok=True)
         for leftover in directory.glob(".snapshot-*"):  # a snapshot a crash interrupted before its rename
             leftover.unlink()
-        path = directory / SNAPSHOT_FILE
-        header: dict[str, Any] | None = None
-        services: dict[str, Any] | None = None
-        if path.exists():
-            header, services = _read_pickle(path)
-            if header.get("format") != FORMAT_VERSION:
-                logger.info("migrating %s from format %s to %d", path, header.get("format"), FORMAT_VERSION)
+        header, services, portable = _choose_snapshot(directory)
         journal_path = directory / JOURNAL_FILE
         scan = read_journal(journal_path)
         set_aside_corrupt_tail(journal_path, scan)
@@ -348,6 +397,13 @@ class DataDirStore:
         with gate.exclusive():
             if services is not None:
                 _restore(services)
+            elif portable is not None:
+                try:
+                    load_state(portable)
+                except Exception as error:
+                    raise SnapshotError(
+                        f"cannot load the portable snapshot {directory / PORTABLE_FILE}: {error!r}"
+                    ) from error
             replayed, diverged = replay(app, pending)
         last = max([applied, *(record.seq for record in scan.records)])
         store = cls(directory, Journal(directory, next_seq=last + 1))
