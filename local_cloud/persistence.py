@@ -25,10 +25,13 @@ thread locks/conditions (SQS queues) are recreated empty, Cognito's RSA signing 
 PEM, and moto's DynamoDB Streams shard iterators are dropped (AWS expires them after 15 minutes
 anyway; pollers ask for a new one from their checkpoint).
 
-Limits: a snapshot is tied to the moto version that wrote it (it holds moto's classes): format 2
-(before the journal) is read and rewritten as format 3 by the same moto version, and a snapshot of
-another version is refused with a message saying how to get the data out, instead of guessing. A
-version-independent snapshot format is not written yet. It only works for the embedded server (an
+Versions: the pickle is tied to the moto version that wrote it (it holds moto's classes): format 2
+(before the journal) is read and rewritten as format 3 by the same moto version. Every snapshot also
+writes the portable form ``DIR/moto-state.portable.json`` (AWS wire format, same ``journal_seq``;
+format and limits in ``local_cloud/portable.py``). A start uses the pickle when this moto wrote it,
+else the portable snapshot (another moto version: the migration path; stream records and poller
+checkpoints start afresh), else refuses the pickle with the command that writes the portable form
+with the old moto (``python -m local_cloud.portable export --data-dir DIR``). It only works for the embedded server (an
 external endpoint such as DynamoDB Local persists by its own means). Snapshots are written to a
 temporary file, fsynced and renamed, so a crash while saving leaves the previous snapshot intact.
 """

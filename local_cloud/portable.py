@@ -278,7 +278,7 @@ def _encode_binary(value: bytes) -> str:
 def _binary(value: dict[str, Any], convert: Callable[[Any], Any]) -> dict[str, Any]:
     """A DynamoDB attribute value with ``convert`` applied to every binary in it (bytes <-> base64:
     the file holds the wire form, the boto3 client takes and returns bytes)."""
-    (kind, inner), = value.items()
+    ((kind, inner),) = value.items()
     if kind == "B":
         return {kind: convert(inner)}
     if kind == "BS":

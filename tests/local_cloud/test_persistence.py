@@ -298,7 +298,9 @@ def test_a_format_2_snapshot_is_migrated_and_a_foreign_moto_version_is_refused(t
     assert snapshot_info(tmp_path)["format"] == 3  # type: ignore[index]
 
     _rewrite_header(snapshot_file, moto="4.0.0")
+    (tmp_path / "moto-state.portable.json").unlink()  # else it loads that (test_persistence_portable.py)
     with LocalAws(housekeeping_seconds=0) as aws, pytest.raises(SnapshotError) as refused:
         load(tmp_path, aws)
     assert "written by moto 4.0.0" in str(refused.value)
     assert "pip install moto==4.0.0" in str(refused.value)
+    assert "python -m local_cloud.portable export" in str(refused.value)

@@ -129,7 +129,12 @@ def _run(script: str, data_dir: Path, speedups: str) -> dict[str, Any]:
     root = Path(__file__).resolve().parents[2]
     env = dict(os.environ, LOCAL_CLOUD_MOTO_SPEEDUPS=speedups)
     done = subprocess.run(
-        [sys.executable, "-c", code, str(data_dir)], cwd=root, capture_output=True, text=True, timeout=120, env=env
+        [sys.executable, "-c", code, str(data_dir)],
+        cwd=root,
+        capture_output=True,
+        text=True,
+        timeout=120,
+        env=env,
     )
     assert done.returncode == 0, done.stderr[-4000:]
     return json.loads(done.stdout.strip().splitlines()[-1])  # type: ignore[no-any-return]
