@@ -31,9 +31,10 @@ writes the portable form ``DIR/moto-state.portable.json`` (AWS wire format, same
 format and limits in ``local_cloud/portable.py``). A start uses the pickle when this moto wrote it,
 else the portable snapshot (another moto version: the migration path; stream records and poller
 checkpoints start afresh), else refuses the pickle with the command that writes the portable form
-with the old moto (``python -m local_cloud.portable export --data-dir DIR``). It only works for the embedded server (an
-external endpoint such as DynamoDB Local persists by its own means). Snapshots are written to a
-temporary file, fsynced and renamed, so a crash while saving leaves the previous snapshot intact.
+with the old moto (``python -m local_cloud.portable export --data-dir DIR``). It only works for the
+embedded server (an external endpoint such as DynamoDB Local persists by its own means). Snapshots
+are written to a temporary file, fsynced and renamed, so a crash while saving leaves the previous
+snapshot intact.
 """
 
 from __future__ import annotations
