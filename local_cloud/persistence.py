@@ -249,11 +249,18 @@ def write_snapshot(
         pickle.dump(_header(checkpoints, applied), buffer, protocol=pickle.HIGHEST_PROTOCOL)
         _SnapshotPickler(buffer).dump(_collect_backends())
         pickled = time.perf_counter()
-        portable = export_state(journal_seq=applied, checkpoints=dict(checkpoints or {}))
-        portable_bytes = encode(portable)
+        portable_bytes: bytes | None = None
+        try:
+            portable_bytes = encode(export_state(journal_seq=applied, checkpoints=dict(checkpoints or {})))
+        except Exception:
+            # The pickle still goes out (this moto reads it). The old portable file goes: it would lack
+            # the journal records this snapshot empties, so another moto must refuse the dir instead.
+            logger.exception("cannot write the portable snapshot; removed %s", directory / PORTABLE_FILE)
+            (directory / PORTABLE_FILE).unlink(missing_ok=True)
         exported = time.perf_counter()
         _write_file(directory, target, buffer.getvalue())
-        _write_file(directory, directory / PORTABLE_FILE, portable_bytes)
+        if portable_bytes is not None:
+            _write_file(directory, directory / PORTABLE_FILE, portable_bytes)
         if journal is not None:
             journal.reset()
     logger.info(
@@ -261,7 +268,7 @@ def write_snapshot(
         target,
         buffer.tell(),
         (time.perf_counter() - started) * 1000,
-        len(portable_bytes),
+        len(portable_bytes or b""),
         (exported - pickled) * 1000,
     )
     return target

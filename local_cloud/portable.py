@@ -134,7 +134,9 @@ def _send(request: Any, account: str, **_: Any) -> Any:
     return AWSResponse(request.url, int(status.split(" ")[0]), dict(headers), raw)
 
 
+@cache
 def _client(service: str, account: str, region: str) -> Any:
+    """A client per service, account and region, kept: building one costs about 100 ms."""
     import boto3
     from botocore.config import Config
 

@@ -7,6 +7,7 @@ refuse the pickle and start from the portable snapshot alone. Each phase runs in
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
 import pickle
@@ -247,3 +248,29 @@ def test_a_corrupt_portable_snapshot_is_refused_not_guessed(tmp_path: Path) -> N
 
     assert "written by moto 0.0.1" in str(refused.value)
     assert "is not a portable snapshot of version 1" in str(refused.value)
+
+
+class _OpenGate:
+    """The request gate of a process that serves nothing else (this test's own)."""
+
+    def exclusive(self) -> contextlib.AbstractContextManager[None]:
+        return contextlib.nullcontext()
+
+
+def test_a_failed_portable_export_keeps_the_pickle_and_removes_the_stale_portable_file(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from local_cloud import persistence
+
+    persistence.write_snapshot(tmp_path, _OpenGate(), {})
+    assert read_portable(tmp_path / PORTABLE_FILE)["journal_seq"] == 0
+    (tmp_path / SNAPSHOT_FILE).unlink()
+
+    def broken(**_: Any) -> dict[str, Any]:
+        raise RuntimeError("moto changed")
+
+    monkeypatch.setattr(persistence, "export_state", broken)
+    persistence.write_snapshot(tmp_path, _OpenGate(), {})
+
+    assert (tmp_path / SNAPSHOT_FILE).exists()
+    assert not (tmp_path / PORTABLE_FILE).exists()  # a stale one would lose the emptied journal's writes
