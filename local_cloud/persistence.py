@@ -539,15 +539,16 @@ class DataDirLock:
 
 
 def data_dir_usage(data_dir: str | os.PathLike[str]) -> dict[str, int]:
-    """Bytes on disk in ``data_dir``: ``snapshot``, ``journal`` and ``total`` (search index included)."""
+    """Bytes on disk in ``data_dir``: ``snapshot`` (both forms), ``journal`` and ``total`` (search index
+    included)."""
     directory = Path(data_dir)
     usage = {"snapshot": 0, "journal": 0, "total": 0}
     for path in directory.rglob("*") if directory.exists() else ():
         if path.is_file():
             size = path.stat().st_size
             usage["total"] += size
-            if path.name == SNAPSHOT_FILE:
-                usage["snapshot"] = size
+            if path.name in (SNAPSHOT_FILE, PORTABLE_FILE):  # the pickle and its portable form
+                usage["snapshot"] += size
             elif path.name == JOURNAL_FILE:
                 usage["journal"] = size
     return usage

@@ -274,3 +274,13 @@ def test_a_failed_portable_export_keeps_the_pickle_and_removes_the_stale_portabl
 
     assert (tmp_path / SNAPSHOT_FILE).exists()
     assert not (tmp_path / PORTABLE_FILE).exists()  # a stale one would lose the emptied journal's writes
+
+
+def test_the_data_dir_size_counts_both_snapshot_forms(tmp_path: Path) -> None:
+    from local_cloud import persistence
+
+    persistence.write_snapshot(tmp_path, _OpenGate(), {})
+
+    usage = persistence.data_dir_usage(tmp_path)
+    both = (tmp_path / SNAPSHOT_FILE).stat().st_size + (tmp_path / PORTABLE_FILE).stat().st_size
+    assert usage["snapshot"] == both
