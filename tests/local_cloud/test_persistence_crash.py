@@ -127,7 +127,15 @@ def test_every_acknowledged_write_survives_sigkill_and_the_pipelines_resume(tmp_
             items = api.get("/timeline/home?limit=20", bob_token).json()["tweets"]
             return any(item["tweet_id"] == tweet_id for item in items)
 
-        assert _eventually(home_has_tweet), "the stream record waiting at the crash was never fanned out"
+        assert _eventually(home_has_tweet), "the tweet never reached the follower's home timeline"
+
+        # The tweets-stream record waiting at the crash goes on through the dispatcher, the search-index
+        # queue and the indexer (a first home read could rebuild from the index alone; search cannot).
+        def indexed() -> bool:
+            found = api.get("/search/tweets?q=%23durable", bob_token)
+            return found.status_code == 200 and [t["tweet_id"] for t in found.json()["tweets"]] == [tweet_id]
+
+        assert _eventually(indexed), "the stream record waiting at the crash was never processed"
 
         def media_settled() -> dict[str, Any] | None:
             media = api.get(f"/media/{upload['media_id']}", alice_token).json()
