@@ -9,7 +9,9 @@ init duration; ``bench/assets.py`` measures both.
 
 from __future__ import annotations
 
+import importlib
 from collections.abc import Callable, Sequence
+from functools import partial
 from typing import TYPE_CHECKING, Any
 
 from aws_lambda_powertools.logging import correlation_paths
@@ -41,9 +43,12 @@ def api_entry_point(resolve: Handler) -> Handler:
     return lambda_handler
 
 
-def lazy_resolver(routers: Callable[[], Sequence[Router]]) -> Handler:
+def lazy_resolver(routers: Callable[[], Sequence[Router]] | str) -> Handler:
     """``resolve(event, context)`` of the resolver built from ``routers()`` on the first call and kept
-    for the execution environment (``routers`` imports the domain's routes: keep that import inside it)."""
+    for the execution environment (``routers`` imports the domain's routes: keep that import inside it).
+    A module name instead of ``routers``: that module's ``router`` alone, imported on the first call."""
+    if isinstance(routers, str):
+        routers = partial(_module_router, routers)
     app: APIGatewayRestResolver | None = None
 
     def resolve(event: dict[str, Any], context: LambdaContext) -> dict[str, Any]:
@@ -55,3 +60,7 @@ def lazy_resolver(routers: Callable[[], Sequence[Router]]) -> Handler:
         return app.resolve(event, context)
 
     return resolve
+
+
+def _module_router(module: str) -> list[Router]:
+    return [importlib.import_module(module).router]

@@ -6,18 +6,6 @@ on the first invocation, not when Lambda imports this module (``functions.core.e
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING
-
 from functions.core.entry_points import api_entry_point, lazy_resolver
 
-if TYPE_CHECKING:
-    from aws_lambda_powertools.event_handler.api_gateway import Router
-
-
-def routers() -> list[Router]:
-    from functions.timeline.handlers.routes import router
-
-    return [router]
-
-
-lambda_handler = api_entry_point(lazy_resolver(routers))
+lambda_handler = api_entry_point(lazy_resolver("functions.timeline.handlers.routes"))
