@@ -357,15 +357,18 @@ class TweetRepository:
 
     def unlike(self, tweet_id: str, user_id: str) -> bool:
         """1 TransactWriteItems: the like off the engagement item (only if liked) and like_count -1. The
-        item is deleted when it records nothing else (no retweet), else only its like is removed; when
-        the first guess of which is wrong (a retweet came or went meanwhile), 1 more transaction."""
-        for attempt in range(_FLAG_ATTEMPTS):
-            alone = attempt % 2 == 0  # most likes come without a retweet of the same tweet
+        item is deleted when it records nothing else (no retweet), else only its like is removed. When the
+        first guess (no retweet) is wrong, or a retweet came or went meanwhile, 1 GetItem of the item says
+        which it is, then 1 more transaction."""
+        alone = True  # most likes come without a retweet of the same tweet
+        for _ in range(_FLAG_ATTEMPTS):
             failed = transact(partial(self._build_unlike, tweet_id=tweet_id, user_id=user_id, alone=alone))
             if self._engagement_outcome(failed, tweet_id):
                 return True
-            if not self._flag_is_set(tweet_id, user_id, LIKE):
+            engagement = self._engagement(tweet_id, user_id)
+            if engagement is None or not engagement.liked_at:
                 return False
+            alone = not engagement.retweet_id
         raise _contended()
 
     @staticmethod
@@ -458,10 +461,6 @@ class TweetRepository:
             return EngagementRecord.get(tweet_id, engagement_key(user_id), consistent_read=True)
         except DoesNotExist:
             return None
-
-    def _flag_is_set(self, tweet_id: str, user_id: str, kind: str) -> bool:
-        engagement = self._engagement(tweet_id, user_id)
-        return engagement is not None and (tweet_id, kind) in engagement.flags()
 
     @staticmethod
     def _engagement_outcome(failed: set[str], tweet_id: str) -> bool:
