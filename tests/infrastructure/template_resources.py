@@ -27,7 +27,6 @@ from __future__ import annotations
 
 import copy
 import functools
-import importlib.util
 import json
 import os
 import sys
@@ -42,6 +41,7 @@ if str(ROOT) not in sys.path:
     sys.path.insert(0, str(ROOT))
 
 from infra.resources import BASE_PATH, ServiceSpec  # noqa: E402
+from tests.support.scripts import load_script  # noqa: E402
 
 LOGICAL_ID_METADATA = "chirp:logical-id"
 SQS_DEFAULT_VISIBILITY = 30
@@ -55,11 +55,7 @@ STAGE_CONTEXT: dict[str, dict[str, Any]] = {
 
 def ensure_layer() -> None:
     """Build .build/layer with scripts/build_assets.py unless it is already built (cached by hash)."""
-    module_spec = importlib.util.spec_from_file_location("build_assets", ROOT / "scripts" / "build_assets.py")
-    assert module_spec is not None and module_spec.loader is not None
-    build_assets = importlib.util.module_from_spec(module_spec)
-    module_spec.loader.exec_module(build_assets)
-    build_assets.build_layer()
+    load_script("build_assets").build_layer()
 
 
 @functools.lru_cache(maxsize=8)

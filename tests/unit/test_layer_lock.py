@@ -3,22 +3,19 @@ the lock must still match requirements.txt, hold a hash for every package, and d
 
 from __future__ import annotations
 
-import importlib.util
 from pathlib import Path
 from typing import Any
 
 import pytest
+
+from tests.support.scripts import load_script
 
 ROOT = Path(__file__).resolve().parents[2]
 
 
 @pytest.fixture(scope="module")
 def build_assets() -> Any:
-    spec = importlib.util.spec_from_file_location("build_assets", ROOT / "scripts" / "build_assets.py")
-    assert spec is not None and spec.loader is not None
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module
+    return load_script("build_assets")
 
 
 def test_the_committed_lock_matches_requirements_and_pins_every_package_by_hash(build_assets: Any) -> None:

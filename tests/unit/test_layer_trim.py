@@ -6,7 +6,6 @@ clients), and Pillow without the dropped extensions must still identify the four
 
 from __future__ import annotations
 
-import importlib.util
 import io
 import json
 import re
@@ -20,6 +19,7 @@ import pytest
 
 from infra.grants import function_grants
 from infra.resources import SPEC
+from tests.support.scripts import load_script
 
 ROOT = Path(__file__).resolve().parents[2]
 IAM_TO_BOTOCORE = {
@@ -34,11 +34,7 @@ IAM_TO_BOTOCORE = {
 
 @pytest.fixture(scope="module")
 def build_assets() -> Any:
-    spec = importlib.util.spec_from_file_location("build_assets", ROOT / "scripts" / "build_assets.py")
-    assert spec is not None and spec.loader is not None
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module
+    return load_script("build_assets")
 
 
 def test_the_kept_service_models_cover_every_granted_service_and_every_client_in_the_code(
