@@ -23,12 +23,12 @@ def _attribute(key: Key) -> dynamodb.Attribute:
 
 
 def _projection(index: Index) -> dict[str, Any]:
-    """The CDK arguments of ``index.projection``."""
-    if index.include is None:
-        return {"projection_type": dynamodb.ProjectionType.ALL}
-    if not index.include:
-        return {"projection_type": dynamodb.ProjectionType.KEYS_ONLY}
-    return {"projection_type": dynamodb.ProjectionType.INCLUDE, "non_key_attributes": list(index.include)}
+    """The CDK arguments of ``index.projection`` (the one definition the local cloud provisions too)."""
+    projection = index.projection
+    return {
+        "projection_type": dynamodb.ProjectionType[projection["ProjectionType"]],
+        "non_key_attributes": projection.get("NonKeyAttributes"),
+    }
 
 
 class Data(Construct):
