@@ -5,12 +5,13 @@
 
 A benchmark, not a test. It starts the local cloud as ``make dev`` does (moto in its own process, the
 gateway, one process per function, the stream and queue pollers) and times, over HTTP, rounds of three
-writes that are each one TransactWriteItems on AWS: a follow (edge, both counters, the rate-limit
-charge), a post (tweet, tweet_count, charge) and a like (engagement, like_count). The three are
+writes: a follow (1 TransactWriteItems: edge, both counters, the rate-limit charge), a post (1
+TransactWriteItems: tweet, tweet_count, charge) and a like (1 GetItem of the tweet, then 2 UpdateItem:
+the charge and the engagement; like_count follows from the engagements stream). The three are
 interleaved so that they share the machine's state; medians and p99 are of the same run.
 
-What holds on AWS is the count: each write is 1 TransactWriteItems and 1 round trip to DynamoDB
-(a post adds 1 GetItem for the author summary). Locally each call is also a moto request; the
+What holds on AWS is the count: a follow is 1 round trip to DynamoDB, a post 2 (it adds 1 GetItem for
+the author summary), a like 3. Locally each call is also a moto request; the
 absolute times are this machine's.
 """
 

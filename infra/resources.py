@@ -417,6 +417,7 @@ def _replay_queue(consumer: str) -> Queue:
 
 FANOUT_DISPATCHER_REPLAY = _replay_queue("fanout-dispatcher")
 TWEETS_CLEANUP_REPLAY = _replay_queue("tweets-cleanup")
+ENGAGEMENT_COUNTER_REPLAY = _replay_queue("engagement-counter")
 
 SEARCH_INDEX = Queue(
     logical_id="search-index",
@@ -443,6 +444,7 @@ QUEUES: tuple[Queue, ...] = (
     FANOUT,
     FANOUT_DISPATCHER_REPLAY,
     TWEETS_CLEANUP_REPLAY,
+    ENGAGEMENT_COUNTER_REPLAY,
     MEDIA_UPLOADS,
     SEARCH_INDEX,
 )
@@ -540,6 +542,16 @@ FUNCTIONS: tuple[Function, ...] = (
         timeout_seconds=60,
     ),
     Function(
+        name="engagement-counter",
+        handler="functions.tweets.handlers.counter.lambda_handler",
+        settings_model="functions.tweets.settings.CounterSettings",
+        tables=(
+            _t("tweets", "read", "write"),  # like_count, conditional on the stream position it includes
+            _t("engagements", "read", "write"),  # recounts; likes that landed after their tweet went
+        ),
+        timeout_seconds=60,
+    ),
+    Function(
         name="timeline-api",
         handler="functions.timeline.handlers.api.lambda_handler",
         settings_model="functions.timeline.settings.TimelineApiSettings",
@@ -588,10 +600,11 @@ FUNCTIONS: tuple[Function, ...] = (
         handler="functions.streams.handlers.rescue.lambda_handler",
         settings_model="functions.streams.settings.RescueSettings",
         # Reads exhausted batches back from the streams and hands them to their consumers' replay queues.
-        streams=("tweets", "follows", "users"),
+        streams=("tweets", "follows", "users", "engagements"),
         sends_to=(
             FANOUT_DISPATCHER_REPLAY.logical_id,
             TWEETS_CLEANUP_REPLAY.logical_id,
+            ENGAGEMENT_COUNTER_REPLAY.logical_id,
             SEARCH_INDEX.logical_id,
         ),
         timeout_seconds=60,
@@ -701,6 +714,25 @@ MAPPINGS: tuple[EventSourceMapping, ...] = (
         on_failure="stream-failures",
         event_names=("INSERT", "REMOVE"),
         replay=FANOUT_DISPATCHER_REPLAY.logical_id,
+    ),
+    # Like counts: one conditional update per tweet per batch (a burst of likes of one tweet is a few
+    # updates). Retried long before giving up: what the stream gives up on is recounted on replay.
+    EventSourceMapping(
+        function="engagement-counter",
+        source="engagements",
+        kind="stream",
+        batch_size=100,
+        max_batching_window_seconds=1,
+        retry_attempts=20,
+        max_record_age_seconds=6 * 3600,
+        on_failure="stream-failures",
+        replay=ENGAGEMENT_COUNTER_REPLAY.logical_id,
+    ),
+    EventSourceMapping(
+        function="engagement-counter",
+        source=ENGAGEMENT_COUNTER_REPLAY.logical_id,
+        kind="queue",
+        max_concurrency=2,
     ),
     # 50 workers write about 50 x 20 x 25 = 25,000 timeline entries a second at most: far above the
     # seeds' peak, and a backlog still leaves the account's other 950 executions to the API.

@@ -209,7 +209,7 @@ def batch_consumer(
 
         if once is not None:
             once.register(context)
-        replays = envelope.replayable and _from_queue(event)
+        replays = envelope.replayable and from_queue(event)
         # Per invocation: the processor holds this batch. Lambda never mixes sources in one event.
         processor = BatchProcessor(event_type=EventType("SQS" if replays else envelope.event_type))
         return dict(
@@ -224,7 +224,7 @@ def batch_consumer(
     return lambda_handler
 
 
-def _from_queue(event: Mapping[str, Any]) -> bool:
+def from_queue(event: Mapping[str, Any]) -> bool:
     """Whether the event's records come from an SQS queue (a replay queue, for a stream consumer)."""
     records = event.get("Records") or []
     return bool(records) and isinstance(records[0], dict) and records[0].get("eventSource") == "aws:sqs"

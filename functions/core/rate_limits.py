@@ -1,4 +1,5 @@
-"""Per-user rate limits, charged inside the same DynamoDB transaction as the write they guard.
+"""Per-user rate limits, charged inside the same DynamoDB transaction as the write they guard (or, for a
+write that is one item, just before it: ``Charge.spend``, given back when the write changed nothing).
 
 Fixed windows: the item ``<action>#<user_id>#<window_start>`` counts the writes in that window, and the
 charge is a conditional ``ADD count 1`` that fails once the count reached the limit. Because the
@@ -12,11 +13,14 @@ import time
 from dataclasses import dataclass
 
 from pynamodb.attributes import NumberAttribute, UnicodeAttribute
+from pynamodb.exceptions import UpdateError
+from pynamodb.expressions.condition import Condition
+from pynamodb.expressions.update import Action
 from pynamodb.models import Model
 
 from functions.core.config import REGION, FromEnv
 from functions.core.errors import RateLimited
-from functions.core.transactions import Transaction
+from functions.core.transactions import Transaction, is_condition_failure
 
 
 @dataclass(frozen=True)
@@ -62,16 +66,35 @@ class Charge:
 
     def add_to(self, tx: Transaction, label: str) -> None:
         """The charge as one labelled update item of ``tx``; its condition fails once the window is full."""
-        record = RateLimitRecord(pk=f"{self.limit.action}#{self.user_id}#{self.window_start}")
-        tx.update(
-            label,
-            record,
-            [
-                RateLimitRecord.used.add(1),
-                RateLimitRecord.expires_at.set(self.window_start + self.limit.window_seconds + 3600),
-            ],
-            RateLimitRecord.used.does_not_exist() | (RateLimitRecord.used < self.limit.max_count),
-        )
+        tx.update(label, self._record(), self._actions(), self._room())
+
+    def spend(self) -> bool:
+        """The charge on its own: 1 UpdateItem (1 write unit), for a write that is a single item and so
+        needs no transaction. False when the window is full (nothing changed)."""
+        record = self._record()
+        try:
+            record.update(actions=self._actions(), condition=self._room())
+        except UpdateError as exc:
+            if is_condition_failure(exc):
+                return False
+            raise
+        return True
+
+    def refund(self) -> None:
+        """Give back a ``spend`` whose write then turned out to change nothing: 1 UpdateItem."""
+        self._record().update(actions=[RateLimitRecord.used.add(-1)])
+
+    def _record(self) -> RateLimitRecord:
+        return RateLimitRecord(pk=f"{self.limit.action}#{self.user_id}#{self.window_start}")
+
+    def _actions(self) -> list[Action]:
+        return [
+            RateLimitRecord.used.add(1),
+            RateLimitRecord.expires_at.set(self.window_start + self.limit.window_seconds + 3600),
+        ]
+
+    def _room(self) -> Condition:
+        return RateLimitRecord.used.does_not_exist() | (RateLimitRecord.used < self.limit.max_count)
 
     def exceeded(self) -> RateLimited:
         return RateLimited(

@@ -18,6 +18,7 @@ class RescueSettings(FunctionSettings):
     routes: tuple[ReplayRoute, ...] = Field(alias="STREAM_REPLAY_ROUTES")
     fanout_dispatcher_replay_queue_url: str = Field(alias="FANOUT_DISPATCHER_REPLAY_QUEUE_URL")
     tweets_cleanup_replay_queue_url: str = Field(alias="TWEETS_CLEANUP_REPLAY_QUEUE_URL")
+    engagement_counter_replay_queue_url: str = Field(alias="ENGAGEMENT_COUNTER_REPLAY_QUEUE_URL")
     search_index_queue_url: str = Field(alias="SEARCH_INDEX_QUEUE_URL")
     """The search indexer's queue, also the replay queue of its users-stream mapping."""
 
@@ -31,6 +32,7 @@ class RescueSettings(FunctionSettings):
         granted = {
             self.fanout_dispatcher_replay_queue_url,
             self.tweets_cleanup_replay_queue_url,
+            self.engagement_counter_replay_queue_url,
             self.search_index_queue_url,
         }
         stray = sorted({route.queue_url for route in self.routes} - granted)

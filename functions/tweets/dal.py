@@ -17,6 +17,7 @@ by operation (condition checks, deletes, puts, updates) whatever order they were
 
 from __future__ import annotations
 
+import enum
 from collections.abc import Iterable, Sequence
 from concurrent.futures import Executor
 from dataclasses import dataclass
@@ -24,7 +25,8 @@ from functools import partial
 from typing import Any
 
 from pynamodb.attributes import ListAttribute, MapAttribute, NumberAttribute, UnicodeAttribute
-from pynamodb.exceptions import DoesNotExist
+from pynamodb.exceptions import DeleteError, DoesNotExist, UpdateError
+from pynamodb.expressions.update import Action
 from pynamodb.indexes import GlobalSecondaryIndex, IncludeProjection
 from pynamodb.models import Model
 
@@ -32,7 +34,7 @@ from functions.core.batch_get import Read, batch_get
 from functions.core.config import REGION, FromEnv
 from functions.core.errors import Busy, NotFound, Unprocessable
 from functions.core.rate_limits import Charge
-from functions.core.transactions import Transaction, transact
+from functions.core.transactions import Transaction, is_condition_failure, transact
 from functions.media.dal import claim as claim_media
 from functions.media.models import MediaRef
 from functions.users.dal import UserRecord
@@ -97,6 +99,9 @@ class TweetRecord(Model):
     reply_to = UnicodeAttribute(null=True)
     retweet_of = UnicodeAttribute(null=True)
     like_count = NumberAttribute(default=0)
+    like_seq = UnicodeAttribute(null=True)
+    """The engagements-stream sequence number (40 digits, zero-padded) of the last like or un-like that
+    ``like_count`` includes: what makes applying the stream idempotent (``apply_like_counts``)."""
     retweet_count = NumberAttribute(default=0)
     reply_count = NumberAttribute(default=0)
 
@@ -165,6 +170,25 @@ class MediaTaken(Unprocessable):
 class ProfileMissing(NotFound):
     def __init__(self) -> None:
         super().__init__("No such user.")
+
+
+@dataclass(frozen=True)
+class LikeChange:
+    """What one engagements-stream record does to its tweet's ``like_count``."""
+
+    seq: str
+    """The record's SequenceNumber, zero-padded to 40 digits so that strings compare as numbers."""
+    delta: int
+    """+1 a like, -1 an un-like."""
+    user_id: str
+    liked_at: str | None
+    """The like's time after the change (None for an un-like)."""
+
+
+class CountOutcome(enum.Enum):
+    APPLIED = "applied"
+    ALREADY_COUNTED = "already_counted"
+    TWEET_GONE = "tweet_gone"
 
 
 @dataclass
@@ -334,36 +358,40 @@ class TweetRepository:
             self.delete(tweet, with_parent=False)
 
     def like(self, tweet_id: str, user_id: str, at: str, charge: Charge) -> bool:
-        """1 TransactWriteItems: the like on the user's engagement item (only if not liked yet; the
-        item is created if need be), like_count +1 (only if the tweet is an existing original) and the
-        rate-limit charge: 4 write units (2 items of at most 1 KB, doubled by the transaction; no index
-        carries ``like_count``). Returns False when the user already liked it (nothing changed, nothing
-        charged, even at the limit: a repeat like is not a new like)."""
-        engagement = EngagementRecord(tweet_id=tweet_id, sk=engagement_key(user_id))
-
-        def build(tx: Transaction) -> None:
-            actions = [EngagementRecord.user_id.set(user_id), EngagementRecord.liked_at.set(at)]
-            tx.update("engagement", engagement, actions, EngagementRecord.liked_at.does_not_exist())
-            tx.update(
-                "tweet", TweetRecord(tweet_id=tweet_id), [TweetRecord.like_count.add(1)], _is_original()
-            )
-            charge.add_to(tx, "quota")
-
-        failed = transact(build)
-        liked = self._engagement_outcome(failed, tweet_id)  # the tweet and a repeat like come first
-        if liked and "quota" in failed:
+        """The rate-limit charge (1 UpdateItem), then the like on the user's engagement item (1 UpdateItem,
+        only if not liked yet; the item is created if need be): 2 write units, plus 1 for the item's
+        ``by_user`` index entry. ``like_count`` is not written here: ``engagement-counter`` applies it
+        from the engagements stream (``apply_like_counts``), so a burst of likes of one tweet is a few
+        counter updates, not one transaction per like on a single item. The caller has read the tweet
+        (it exists and is an original); a like that lands just after the tweet was deleted is removed by
+        that consumer. Returns False when the user already liked it (nothing changed, nothing charged,
+        even at the limit: a repeat like is not a new like)."""
+        if not charge.spend():
+            engagement = self._engagement(tweet_id, user_id)
+            if engagement is not None and engagement.liked_at:
+                return False
             raise charge.exceeded()
-        return liked
+        engagement = EngagementRecord(tweet_id=tweet_id, sk=engagement_key(user_id))
+        try:
+            engagement.update(
+                actions=[EngagementRecord.user_id.set(user_id), EngagementRecord.liked_at.set(at)],
+                condition=EngagementRecord.liked_at.does_not_exist(),
+            )
+        except UpdateError as exc:
+            if not is_condition_failure(exc):
+                raise
+            charge.refund()
+            return False
+        return True
 
     def unlike(self, tweet_id: str, user_id: str) -> bool:
-        """1 TransactWriteItems: the like off the engagement item (only if liked) and like_count -1. The
-        item is deleted when it records nothing else (no retweet), else only its like is removed. When the
-        first guess (no retweet) is wrong, or a retweet came or went meanwhile, 1 GetItem of the item says
-        which it is, then 1 more transaction."""
+        """The like off the engagement item (only if liked): 1 DeleteItem when the item records nothing
+        else (no retweet), else 1 UpdateItem removing only the like. When that first guess (no retweet)
+        is wrong, or a retweet came or went meanwhile, 1 GetItem of the item says which it is, then 1 more
+        write. ``like_count`` follows from the stream, as for a like."""
         alone = True  # most likes come without a retweet of the same tweet
         for _ in range(_FLAG_ATTEMPTS):
-            failed = transact(partial(self._build_unlike, tweet_id=tweet_id, user_id=user_id, alone=alone))
-            if self._engagement_outcome(failed, tweet_id):
+            if self._remove_like(tweet_id, user_id, alone=alone):
                 return True
             engagement = self._engagement(tweet_id, user_id)
             if engagement is None or not engagement.liked_at:
@@ -372,15 +400,20 @@ class TweetRepository:
         raise _contended()
 
     @staticmethod
-    def _build_unlike(tx: Transaction, *, tweet_id: str, user_id: str, alone: bool) -> None:
+    def _remove_like(tweet_id: str, user_id: str, *, alone: bool) -> bool:
         engagement = EngagementRecord(tweet_id=tweet_id, sk=engagement_key(user_id))
         liked = EngagementRecord.liked_at.exists()
-        if alone:
-            tx.delete("engagement", engagement, liked & EngagementRecord.retweet_id.does_not_exist())
-        else:
-            condition = liked & EngagementRecord.retweet_id.exists()
-            tx.update("engagement", engagement, [EngagementRecord.liked_at.remove()], condition)
-        tx.update("tweet", TweetRecord(tweet_id=tweet_id), [TweetRecord.like_count.add(-1)], _is_original())
+        try:
+            if alone:
+                engagement.delete(condition=liked & EngagementRecord.retweet_id.does_not_exist())
+            else:
+                condition = liked & EngagementRecord.retweet_id.exists()
+                engagement.update(actions=[EngagementRecord.liked_at.remove()], condition=condition)
+        except (DeleteError, UpdateError) as exc:
+            if is_condition_failure(exc):
+                return False
+            raise
+        return True
 
     def retweet(self, retweet: TweetRecord, charge: Charge) -> bool:
         """1 TransactWriteItems: the retweet on the user's engagement item (only if not retweeted yet),
@@ -462,11 +495,80 @@ class TweetRepository:
         except DoesNotExist:
             return None
 
+    # ---- like counts, from the engagements stream -----------------------------------------------------
+    def apply_like_changes(self, tweet_id: str, changes: Sequence[LikeChange]) -> CountOutcome:
+        """Add the net of ``changes`` (one tweet's likes and un-likes, in stream order) to its
+        ``like_count`` in 1 UpdateItem, with ``like_seq`` set to the last change's sequence number.
+
+        Idempotent: the update's condition is that ``like_seq`` is below the first change's sequence
+        number. A tweet's engagement items share its partition key, so their records come from one shard
+        (and its children, which Lambda reads after their parent), in order: a change at or below
+        ``like_seq`` is already counted. When the condition fails, 1 GetItem says why: the tweet is gone
+        (its likes that landed after the deletion's clean-up are deleted, 1 DeleteItem each), or a
+        redelivery overlaps what was counted, and only the changes after ``like_seq`` are applied (1 more
+        UpdateItem, conditional on ``like_seq`` being what was read)."""
+        first = changes[0].seq
+        watermark = TweetRecord.like_seq.does_not_exist() | (TweetRecord.like_seq < first)
+        if self._add_likes(tweet_id, changes, watermark):
+            return CountOutcome.APPLIED
+        current = self.get(tweet_id)
+        if current is None or current.is_retweet:
+            for change in changes:
+                if change.liked_at:
+                    self._drop_orphan_like(tweet_id, change)
+            return CountOutcome.TWEET_GONE
+        counted = str(current.like_seq)
+        rest = [c for c in changes if c.seq > counted]
+        if not rest:
+            return CountOutcome.ALREADY_COUNTED
+        if self._add_likes(tweet_id, rest, TweetRecord.like_seq == counted):
+            return CountOutcome.APPLIED
+        raise _contended()  # another reader of the same changes moved like_seq: the batch is retried
+
     @staticmethod
-    def _engagement_outcome(failed: set[str], tweet_id: str) -> bool:
-        if "tweet" in failed:
-            raise TweetGone(tweet_id)
-        return "engagement" not in failed
+    def _add_likes(tweet_id: str, changes: Sequence[LikeChange], watermark: Any) -> bool:
+        actions: list[Action] = [
+            TweetRecord.like_count.add(sum(c.delta for c in changes)),
+            TweetRecord.like_seq.set(changes[-1].seq),
+        ]
+        try:
+            TweetRecord(tweet_id=tweet_id).update(actions=actions, condition=_is_original() & watermark)
+        except UpdateError as exc:
+            if is_condition_failure(exc):
+                return False
+            raise
+        return True
+
+    @staticmethod
+    def _drop_orphan_like(tweet_id: str, change: LikeChange) -> None:
+        """A like written after its tweet was deleted and cleaned up: nothing will ever show it."""
+        engagement = EngagementRecord(tweet_id=tweet_id, sk=engagement_key(change.user_id))
+        condition = (
+            EngagementRecord.liked_at == change.liked_at
+        ) & EngagementRecord.retweet_id.does_not_exist()
+        try:
+            engagement.delete(condition=condition)
+        except DeleteError as exc:
+            if not is_condition_failure(exc):
+                raise
+
+    def recount_likes(self, tweet_id: str) -> int | None:
+        """Set ``like_count`` to the likes the engagement items hold: 1 Query (consistent, Select COUNT;
+        the tweet's engagement items, 4 KB per read unit) + 1 UpdateItem. None when the tweet is gone.
+        For records that came back through the replay queue, after the stream gave up on their batch:
+        later records may have been counted since, so their place in the stream no longer tells."""
+        likes = EngagementRecord.count(
+            tweet_id, consistent_read=True, filter_condition=EngagementRecord.liked_at.exists()
+        )
+        try:
+            TweetRecord(tweet_id=tweet_id).update(
+                actions=[TweetRecord.like_count.set(likes)], condition=_is_original()
+            )
+        except UpdateError as exc:
+            if is_condition_failure(exc):
+                return None
+            raise
+        return likes
 
     # ---- cleanup after an original was deleted ------------------------------------------------------
     def purge_engagements(self, tweet_id: str) -> PurgeReport:
@@ -515,7 +617,9 @@ def _page(results: Any) -> tuple[list[TweetRecord], bool]:
 
 
 __all__ = [
+    "CountOutcome",
     "EngagementRecord",
+    "LikeChange",
     "ProfileMissing",
     "PurgeReport",
     "TweetGone",

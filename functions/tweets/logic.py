@@ -153,15 +153,30 @@ class TweetService:
 
     # ---- likes and retweets -------------------------------------------------------------------------
     def like(self, caller: str, tweet_id: str) -> LikeState:
+        """1 GetItem of the tweet (2 when ``tweet_id`` names a retweet: then its original is liked), then
+        the like. ``like_count`` is the stored count (which the engagements stream keeps) plus this like
+        when it is new: read before the like was written, the stored count cannot include it yet. Other
+        users' likes of the last second or so may not be in it yet."""
+        original = self._original(tweet_id)
         now = self.clock()
-        at = iso_millis(now)
         quota = charge(self.like_limit, caller, now)
-        original = self._engage(tweet_id, lambda target: self.repo.like(target, caller, at, quota))
-        return LikeState(liked=True, like_count=max(0, int(original.like_count)))
+        added = self.repo.like(original.tweet_id, caller, iso_millis(now), quota)
+        # A repeat like's own like may not be counted yet; it is there, so the count is at least 1.
+        return LikeState(liked=True, like_count=max(1, int(original.like_count) + int(added)))
 
     def unlike(self, caller: str, tweet_id: str) -> LikeState:
-        original = self._engage(tweet_id, lambda target: self.repo.unlike(target, caller))
-        return LikeState(liked=False, like_count=max(0, int(original.like_count)))
+        original = self._original(tweet_id)
+        removed = self.repo.unlike(original.tweet_id, caller)
+        return LikeState(liked=False, like_count=max(0, int(original.like_count) - int(removed)))
+
+    def _original(self, tweet_id: str) -> TweetRecord:
+        """The original ``tweet_id`` names (itself, or the one a retweet's ID points at); 404 otherwise."""
+        record = self.repo.get(tweet_id) if is_tweet_id(tweet_id) else None
+        if record is not None and record.is_retweet:
+            record = self.repo.get(str(record.retweet_of))
+        if record is None or record.is_retweet:
+            raise NotFound("No such tweet.")
+        return record
 
     def retweet(self, caller: str, tweet_id: str) -> RetweetState:
         def retweet(target: str) -> bool:

@@ -78,7 +78,12 @@ class Tweet(BaseModel):
     media: list[Media]
     reply_to: str | None
     created_at: str = Field(description="ISO-8601 UTC with milliseconds, e.g. 2026-11-22T10:00:00.123Z.")
-    like_count: int
+    like_count: int = Field(
+        description=(
+            "Exact once applied: likes are counted from the engagement records within about a second "
+            "(a like's own response already counts it)."
+        )
+    )
     retweet_count: int
     reply_count: int
     liked_by_me: bool
@@ -100,7 +105,12 @@ class TweetPage(BaseModel):
 
 class LikeState(BaseModel):
     liked: bool
-    like_count: int
+    like_count: int = Field(
+        description=(
+            "The tweet's count with this request's own like or un-like in it; other users' likes of the "
+            "last second or so may not be in it yet."
+        )
+    )
 
 
 class RetweetState(BaseModel):

@@ -25,3 +25,8 @@ class TweetsApiSettings(
 class CleanupSettings(TweetsTable, EngagementsTable, UsersTable, MediaTable, MediaBucket):
     """Users: retweeters' tweet_count, corrected when their retweet of a deleted tweet goes. Media: a
     deleted tweet's uploads, items and objects."""
+
+
+class CounterSettings(TweetsTable, EngagementsTable):
+    """Tweets: like_count, kept from the engagements stream. Engagements: recounts, and likes that
+    landed after their tweet was deleted."""

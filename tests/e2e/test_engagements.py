@@ -53,6 +53,13 @@ def eventually(check: Callable[[], bool], timeout: float = 30.0) -> None:
         time.sleep(0.2)
 
 
+def counted(api: Api, who: Account, tweet_id: str, expected: int | Callable[[], int]) -> None:
+    """The tweet's like_count reaches ``expected`` (the engagements stream applies it, within a second or
+    so) and, as a plain read, stays the stored count, not a guess."""
+    want = expected if callable(expected) else (lambda: expected)
+    eventually(lambda: get_tweet(api, who, tweet_id)["like_count"] == want())
+
+
 @pytest.fixture(scope="module")
 def crowd(api: Api) -> list[Account]:
     """N accounts for the concurrency tests (sign-ups are the slow part, so they are shared)."""
@@ -66,11 +73,14 @@ def test_like_is_idempotent_and_unlike_undoes_it(api: Api, alice: Account, bob: 
         assert response.status_code == 200 and response.json() == {"liked": True, "like_count": 1}
     assert get_tweet(api, bob, tweet_id)["liked_by_me"] is True
     assert get_tweet(api, alice, tweet_id)["liked_by_me"] is False
-    for _ in range(2):
-        response = api.delete(f"/tweets/{tweet_id}/like", bob.token)
-        assert response.status_code == 200 and response.json() == {"liked": False, "like_count": 0}
-    tweet = get_tweet(api, bob, tweet_id)
-    assert tweet["like_count"] == 0 and tweet["liked_by_me"] is False
+    counted(api, alice, tweet_id, 1)
+    # The response counts the caller's own change at once; the stored count follows from the stream.
+    response = api.delete(f"/tweets/{tweet_id}/like", bob.token)
+    assert response.status_code == 200 and response.json() == {"liked": False, "like_count": 0}
+    counted(api, bob, tweet_id, 0)
+    response = api.delete(f"/tweets/{tweet_id}/like", bob.token)
+    assert response.status_code == 200 and response.json() == {"liked": False, "like_count": 0}
+    assert get_tweet(api, bob, tweet_id)["liked_by_me"] is False
 
 
 def test_retweet_is_idempotent_and_shows_in_the_retweeters_timeline(
@@ -121,8 +131,8 @@ def test_engaging_with_a_deleted_tweet_is_404(api: Api, alice: Account, bob: Acc
 def test_concurrent_likes_by_one_user_count_once(api: Api, alice: Account, bob: Account) -> None:
     tweet_id = post(api, alice, "hammer")
     responses = at_once([lambda: api.post(f"/tweets/{tweet_id}/like", bob.token)] * N)
-    assert all(r.status_code == 200 and r.json()["liked"] is True for r in responses)
-    assert get_tweet(api, alice, tweet_id)["like_count"] == 1
+    assert all(r.status_code == 200 and r.json() == {"liked": True, "like_count": 1} for r in responses)
+    counted(api, alice, tweet_id, 1)
     assert engagement_count(tweet_id) == 1
 
 
@@ -131,13 +141,13 @@ def test_concurrent_likes_by_many_users_count_exactly(api: Api, alice: Account, 
     responses = at_once([lambda who=who: api.post(f"/tweets/{tweet_id}/like", who.token) for who in crowd])
     assert all(r.status_code == 200 for r in responses)
     assert all(1 <= r.json()["like_count"] <= N and r.json()["liked"] for r in responses)
-    assert get_tweet(api, alice, tweet_id)["like_count"] == N
+    counted(api, alice, tweet_id, N)
     # Likes and unlikes racing each other still leave an exact count.
     half = crowd[: N // 2]
     calls = [lambda who=who: api.delete(f"/tweets/{tweet_id}/like", who.token) for who in half]
     calls += [lambda who=who: api.post(f"/tweets/{tweet_id}/like", who.token) for who in crowd]
     assert all(r.status_code == 200 for r in at_once(calls))
-    assert get_tweet(api, alice, tweet_id)["like_count"] == engagement_count(tweet_id)
+    counted(api, alice, tweet_id, lambda: engagement_count(tweet_id))
 
 
 def test_concurrent_retweets_count_exactly(
@@ -224,6 +234,7 @@ def test_a_like_and_a_retweet_by_one_user_are_undone_independently(
     tweet_id = post(api, alice, "both at once")
     assert api.post(f"/tweets/{tweet_id}/like", bob.token).json() == {"liked": True, "like_count": 1}
     assert api.post(f"/tweets/{tweet_id}/retweet", bob.token).status_code == 200
+    counted(api, bob, tweet_id, 1)
     seen = get_tweet(api, bob, tweet_id)
     assert (seen["liked_by_me"], seen["retweeted_by_me"], seen["like_count"], seen["retweet_count"]) == (
         True,
@@ -239,6 +250,7 @@ def test_a_like_and_a_retweet_by_one_user_are_undone_independently(
     # ... and the other way round.
     api.post(f"/tweets/{tweet_id}/like", bob.token)
     assert api.delete(f"/tweets/{tweet_id}/retweet", bob.token).status_code == 200
+    counted(api, bob, tweet_id, 1)
     seen = get_tweet(api, bob, tweet_id)
     assert (seen["liked_by_me"], seen["retweeted_by_me"], seen["like_count"], seen["retweet_count"]) == (
         True,
@@ -250,6 +262,6 @@ def test_a_like_and_a_retweet_by_one_user_are_undone_independently(
     # Undoing what is not there changes nothing; once both are gone, so is the item.
     assert api.delete(f"/tweets/{tweet_id}/retweet", bob.token).status_code == 200
     assert api.delete(f"/tweets/{tweet_id}/like", bob.token).json() == {"liked": False, "like_count": 0}
+    counted(api, alice, tweet_id, 0)
     assert api.delete(f"/tweets/{tweet_id}/like", bob.token).json() == {"liked": False, "like_count": 0}
     assert list(store().EngagementRecord.query(tweet_id, consistent_read=True)) == []
-    assert get_tweet(api, alice, tweet_id)["like_count"] == 0

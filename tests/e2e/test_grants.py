@@ -37,6 +37,9 @@ COVERED_ELSEWHERE = {
     ("stream-rescue", "follows/stream:read"): _REPLAY,
     ("stream-rescue", "fanout-dispatcher-replay:send"): _REPLAY,
     ("stream-rescue", "tweets-cleanup-replay:send"): _REPLAY,
+    ("stream-rescue", "engagements/stream:read"): _REPLAY,
+    ("stream-rescue", "engagement-counter-replay:send"): _REPLAY,
+    ("engagement-counter", "engagements:read"): _REPLAY,  # the recount of a replayed tweet
     ("stream-rescue", "users/stream:read"): _SEARCH_REPLAY,
     ("stream-rescue", "search-index:send"): _SEARCH_REPLAY,
 }

@@ -182,8 +182,45 @@ def test_a_removal_no_consumer_can_apply_waits_whole_in_the_replay_dlqs(
     usage = cloud.grant_usage()
     # The users stream's route (to the search indexer) is toured by tests/e2e/test_search_unavailable.py.
     search_route = {"users/stream:read", "search-index:send"}
-    assert (
-        set(usage["stream-rescue"]["used"])
-        == {g.name for g in function_grants(SPEC, SPEC.function("stream-rescue"))} - search_route
+    # The engagements stream's route (to engagement-counter) is toured by the test below.
+    counter_route = {"engagements/stream:read", "engagement-counter-replay:send"}
+    assert set(usage["stream-rescue"]["used"]) - counter_route == (
+        {g.name for g in function_grants(SPEC, SPEC.function("stream-rescue"))} - search_route - counter_route
     )
+    assert {name: u["denied"] for name, u in usage.items() if u["denied"]} == {}
+
+
+def test_like_counts_the_stream_gave_up_on_are_recounted_from_the_engagements_on_replay(
+    rescue_cloud: Any, rescue_api: Api
+) -> None:
+    cloud, api, settle = rescue_cloud, rescue_api, settler(rescue_cloud)
+    alice, bob, carol = (sign_up_and_log_in(api) for _ in range(3))
+    tweet_id = post_tweet(api, alice, "counted the hard way")
+    settle()
+    ddb = cloud.aws.client("dynamodb")
+    # A count no update can add to (a string, written past the API as a botched import would).
+    ddb.update_item(
+        TableName="tweets",
+        Key={"tweet_id": {"S": tweet_id}},
+        UpdateExpression="SET like_count = :bad",
+        ExpressionAttributeValues={":bad": {"S": "many"}},
+    )
+
+    # The import's likes too (the API would not read the tweet either, with its count a string).
+    for who in (bob, carol):
+        item = {"user_id": {"S": who.user_id}, "liked_at": {"S": "2026-12-01T00:00:00.000Z"}}
+        keys = {"tweet_id": {"S": tweet_id}, "sk": {"S": f"u#{who.user_id}"}}
+        ddb.put_item(TableName="engagements", Item={**keys, **item})
+    settle()  # the stream's retries, the on-failure record, the rescue, the replay's recount
+
+    stored = ddb.get_item(TableName="tweets", Key={"tweet_id": {"S": tweet_id}}, ConsistentRead=True)
+    assert stored["Item"]["like_count"] == {"N": "2"}, "recounted from the two engagement items"
+    assert ok(api.get(f"/tweets/{tweet_id}", bob.token))["like_count"] == 2
+    assert dead_letters(cloud, "engagement-counter-replay") == []
+
+    usage = cloud.grant_usage()
+    assert {"engagements/stream:read", "engagement-counter-replay:send"} <= set(
+        usage["stream-rescue"]["used"]
+    )
+    assert "engagements:read" in usage["engagement-counter"]["used"]
     assert {name: u["denied"] for name, u in usage.items() if u["denied"]} == {}

@@ -20,7 +20,7 @@ from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric import rsa
 from jwt.algorithms import RSAAlgorithm
 
-from tests.support.client import Account, Api, assert_error, get_tweet, post_tweet
+from tests.support.client import Account, Api, assert_error, get_tweet, likes_counted, post_tweet
 
 pytestmark = pytest.mark.e2e
 
@@ -161,6 +161,8 @@ def test_bob_undoing_an_engagement_undoes_only_his_own(
 ) -> None:
     tweet_id = post_tweet(api, bob, "bob's tweet")
     assert api.post(f"/tweets/{tweet_id}/{engagement}", alice.token).status_code == 200
+    if engagement == "like":
+        likes_counted(api, alice, tweet_id, 1)  # applied from the engagements stream
 
     # Bob has not engaged; naming alice in the body or the query must not make him act for her.
     undone = api.delete(f"/tweets/{tweet_id}/{engagement}", bob.token)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import time
 import uuid
 from dataclasses import dataclass
 from typing import Any
@@ -94,3 +95,12 @@ def get_tweet(api: Api, who: Account, tweet_id: str) -> dict[str, Any]:
     response = api.get(f"/tweets/{tweet_id}", who.token)
     assert response.status_code == 200, response.text
     return response.json()  # type: ignore[no-any-return]
+
+
+def likes_counted(api: Api, who: Account, tweet_id: str, expected: int, timeout: float = 30.0) -> None:
+    """Wait until the tweet's stored like_count is ``expected``: the engagements stream applies it, within
+    a second or so locally (the pollers' batching window)."""
+    deadline = time.monotonic() + timeout
+    while (seen := get_tweet(api, who, tweet_id)["like_count"]) != expected:
+        assert time.monotonic() < deadline, f"like_count stayed {seen}, not {expected}"
+        time.sleep(0.2)

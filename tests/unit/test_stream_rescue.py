@@ -30,6 +30,8 @@ from functions.streams.rescue import IncompleteRead, Rescue, UnknownConsumer
 from functions.streams.settings import RescueSettings
 from infra.grants import DeployedNames, function_environment
 from infra.resources import (
+    ENGAGEMENT_COUNTER_REPLAY,
+    ENGAGEMENTS,
     FANOUT_DISPATCHER_REPLAY,
     FOLLOWS,
     SEARCH_INDEX,
@@ -80,8 +82,8 @@ def aws(monkeypatch: pytest.MonkeyPatch) -> Iterator[InProcess]:
 @pytest.fixture
 def provisioned(aws: InProcess) -> Provisioned:
     spec = ServiceSpec(
-        tables=(TWEETS, FOLLOWS, USERS),
-        queues=(FANOUT_DISPATCHER_REPLAY, TWEETS_CLEANUP_REPLAY, SEARCH_INDEX),
+        tables=(TWEETS, FOLLOWS, USERS, ENGAGEMENTS),
+        queues=(FANOUT_DISPATCHER_REPLAY, TWEETS_CLEANUP_REPLAY, ENGAGEMENT_COUNTER_REPLAY, SEARCH_INDEX),
         buckets=(),
         functions=(),
         routes=(),

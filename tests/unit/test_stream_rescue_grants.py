@@ -14,7 +14,7 @@ from local_cloud.iam import IamGuard, required, statements
 
 TABLE = "arn:aws:dynamodb:us-east-1:123456789012:table"
 TWEETS_STREAM = f"{TABLE}/tweets/stream/2026-11-22T00:00:00.000"
-ENGAGEMENTS_STREAM = f"{TABLE}/engagements/stream/2026-11-22T00:00:00.000"
+UNDECLARED_STREAM = f"{TABLE}/timelines/stream/2026-11-22T00:00:00.000"  # a stream it does not read
 SHARD = "shardId-00000001541626099285-f35f62ef"
 
 
@@ -44,7 +44,7 @@ def test_the_rescue_reads_the_streams_it_declares_and_no_other() -> None:
     assert guard.used == {"tweets/stream:read"}
 
     for operation, params in (
-        ("GetShardIterator", {"StreamArn": ENGAGEMENTS_STREAM, "ShardId": SHARD}),  # one it does not declare
+        ("GetShardIterator", {"StreamArn": UNDECLARED_STREAM, "ShardId": SHARD}),  # one it does not declare
         ("DescribeStream", {"StreamArn": TWEETS_STREAM}),  # the coordinates are known: not granted
         ("ListStreams", {}),
     ):
@@ -73,7 +73,7 @@ def test_a_guarded_streams_client_is_refused_before_anything_is_sent() -> None:
     )
     with pytest.raises(ClientError) as refused:
         client.get_shard_iterator(
-            StreamArn=ENGAGEMENTS_STREAM, ShardId=SHARD, ShardIteratorType="TRIM_HORIZON"
+            StreamArn=UNDECLARED_STREAM, ShardId=SHARD, ShardIteratorType="TRIM_HORIZON"
         )
     assert refused.value.response["Error"]["Code"] == "AccessDeniedException"
     assert "dynamodb:GetShardIterator" in refused.value.response["Error"]["Message"]
