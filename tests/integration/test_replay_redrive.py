@@ -12,7 +12,14 @@ from typing import Any
 import boto3
 import pytest
 
-from infra.resources import FANOUT, FANOUT_DISPATCHER_REPLAY, SEARCH_INDEX, TWEETS_CLEANUP_REPLAY, ServiceSpec
+from infra.resources import (
+    ENGAGEMENT_COUNTER_REPLAY,
+    FANOUT,
+    FANOUT_DISPATCHER_REPLAY,
+    SEARCH_INDEX,
+    TWEETS_CLEANUP_REPLAY,
+    ServiceSpec,
+)
 from local_cloud.provision import Provisioned, provision
 
 _SCRIPT = Path(__file__).resolve().parents[2] / "scripts" / "redrive.py"
@@ -34,7 +41,16 @@ def queues(monkeypatch: pytest.MonkeyPatch) -> Iterator[Provisioned]:
 
     for name in (
         "AWS_ENDPOINT_URL",
-        *(q.env_var for q in (FANOUT, FANOUT_DISPATCHER_REPLAY, TWEETS_CLEANUP_REPLAY, SEARCH_INDEX)),
+        *(
+            q.env_var
+            for q in (
+                FANOUT,
+                FANOUT_DISPATCHER_REPLAY,
+                TWEETS_CLEANUP_REPLAY,
+                ENGAGEMENT_COUNTER_REPLAY,
+                SEARCH_INDEX,
+            )
+        ),
     ):
         monkeypatch.delenv(name, raising=False)  # set when a local cloud runs in this session
     for name, value in {"AWS_ACCESS_KEY_ID": "testing", "AWS_SECRET_ACCESS_KEY": "testing"}.items():
@@ -42,7 +58,13 @@ def queues(monkeypatch: pytest.MonkeyPatch) -> Iterator[Provisioned]:
     with mock_aws():
         spec = ServiceSpec(
             tables=(),
-            queues=(FANOUT, FANOUT_DISPATCHER_REPLAY, TWEETS_CLEANUP_REPLAY, SEARCH_INDEX),
+            queues=(
+                FANOUT,
+                FANOUT_DISPATCHER_REPLAY,
+                TWEETS_CLEANUP_REPLAY,
+                ENGAGEMENT_COUNTER_REPLAY,
+                SEARCH_INDEX,
+            ),
             buckets=(),
             functions=(),
             routes=(),
@@ -60,7 +82,12 @@ def test_replay_moves_every_replay_dlq_back_to_its_queue_and_leaves_the_rest(
     queues: Provisioned, capsys: pytest.CaptureFixture[str]
 ) -> None:
     sqs = boto3.client("sqs", region_name="us-east-1")
-    replays = (("fanout-dispatcher-replay", 3), ("tweets-cleanup-replay", 12), ("search-index", 1))
+    replays = (
+        ("fanout-dispatcher-replay", 3),
+        ("tweets-cleanup-replay", 12),
+        ("engagement-counter-replay", 2),
+        ("search-index", 1),
+    )
     for queue, n in (*replays, ("fanout", 2)):
         for i in range(n):
             sqs.send_message(QueueUrl=queues.dlq_urls[queue], MessageBody=f'{{"eventID": "{queue}-{i}"}}')
@@ -71,12 +98,14 @@ def test_replay_moves_every_replay_dlq_back_to_its_queue_and_leaves_the_rest(
     assert _count(sqs, queues.queue_urls["tweets-cleanup-replay"]) == 12
     assert _count(sqs, queues.dlq_urls["fanout-dispatcher-replay"]) == 0
     assert _count(sqs, queues.dlq_urls["tweets-cleanup-replay"]) == 0
+    assert _count(sqs, queues.queue_urls["engagement-counter-replay"]) == 2
     assert _count(sqs, queues.queue_urls["search-index"]) == 1, "the users stream's replays land there"
     assert _count(sqs, queues.dlq_urls["fanout"]) == 2, "only the replay queues"
     printed = capsys.readouterr().out.splitlines()
     assert sorted(line.split(" from ")[0] for line in printed) == [
         "moved 1 message(s)",
         "moved 12 message(s)",
+        "moved 2 message(s)",
         "moved 3 message(s)",
     ]
 
