@@ -360,7 +360,12 @@ ENGAGEMENTS = Table(
     env_var="ENGAGEMENTS_TABLE_NAME",
     partition_key=Key("tweet_id"),
     sort_key=Key("sk"),
-    # sk = like#<user_id> | retweet#<user_id>: one item per user and kind, so counts are exact.
+    # sk = u#<user_id>: one item per tweet and user (the like and the retweet), so counts are exact.
+    indexes=(
+        # A page's flags: the caller's engagements within the page's range of tweet ids, in one Query
+        # of ~100-byte entries (0.5 read units for a page), instead of one key per tweet (0.5 each).
+        Index("by_user", Key("user_id"), Key("tweet_id"), include=("liked_at", "retweet_id")),
+    ),
     stream="NEW_AND_OLD_IMAGES",
 )
 
@@ -507,7 +512,7 @@ FUNCTIONS: tuple[Function, ...] = (
         settings_model="functions.tweets.settings.TweetsApiSettings",
         tables=(
             _t("tweets", "read", "write", indexes=("by_author", "by_reply_to")),
-            _t("engagements", "read", "write"),
+            _t("engagements", "read", "write", indexes=("by_user",)),
             _t("users", "read", "write"),
             _t("rate-limits", "write"),
             # Attaching media: checked, then claimed in the post's transaction.
@@ -558,7 +563,7 @@ FUNCTIONS: tuple[Function, ...] = (
         tables=(
             _t("tweets", "read", indexes=("by_author",)),
             _t("follows", "read", indexes=("by_follow_time",)),
-            _t("engagements", "read"),
+            _t("engagements", "read", indexes=("by_user",)),
             _t("users", "read"),
             _t("timelines", "read", "write"),
         ),
@@ -634,7 +639,7 @@ FUNCTIONS: tuple[Function, ...] = (
         # Hits are rendered from the tables (a deleted tweet is never shown, counts are current).
         tables=(
             _t("tweets", "read"),
-            _t("engagements", "read"),
+            _t("engagements", "read", indexes=("by_user",)),
             _t("users", "read"),
             _t("follows", "read"),
         ),

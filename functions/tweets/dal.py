@@ -113,6 +113,15 @@ class TweetRecord(Model):
         return self.kind == KIND_RETWEET
 
 
+class ByUserIndex(GlobalSecondaryIndex["EngagementRecord"]):
+    class Meta:
+        index_name = "by_user"
+        projection = IncludeProjection(["liked_at", "retweet_id"])  # as infra/resources.py declares it
+
+    user_id = UnicodeAttribute(hash_key=True)
+    tweet_id = UnicodeAttribute(range_key=True)
+
+
 class EngagementRecord(Model):
     """One item per tweet and user: whether the user liked the tweet (``liked_at``) and retweeted it
     (``retweet_id``, the retweet item's id). One item per user is what makes likes and retweets count
@@ -130,6 +139,8 @@ class EngagementRecord(Model):
     retweet_id = UnicodeAttribute(null=True)
     retweeted_at = UnicodeAttribute(null=True)
 
+    by_user = ByUserIndex()
+
     def flags(self) -> set[tuple[str, str]]:
         """{(tweet_id, "like"|"retweet")} for what this item records."""
         found = {(self.tweet_id, LIKE)} if self.liked_at else set()
@@ -139,6 +150,10 @@ class EngagementRecord(Model):
 def engagement_key(user_id: str) -> str:
     return f"u#{user_id}"
 
+
+FLAGS_QUERY_LIMIT = 100
+"""Entries one flags Query returns at most (~100 bytes each: 3 read units at worst, 0.5 for a typical
+page). A caller who engaged with more tweets than this within a page's range gets the rest by key."""
 
 _FLAG_ATTEMPTS = 4
 """Rounds of an un-like / un-retweet whose guess of the engagement item's other flag was overtaken."""
@@ -267,26 +282,55 @@ class TweetRepository:
         executor: Executor | None = None,
         also: Sequence[Read] = (),
     ) -> Hydration:
-        """Tweets (consistent), profiles and the caller's engagements of ``engaged_ids`` in ONE
-        BatchGetItem across the three tables while the keys number at most 100 (a page of 20 tweets by
-        distinct authors is 60 keys); above that, ceil(keys/100) calls side by side.
+        """Tweets (consistent) and profiles in ONE BatchGetItem across the two tables while the keys
+        number at most 100 (a page of 20 tweets by distinct authors is 40 keys; above that,
+        ceil(keys/100) calls side by side), and, side by side with it, the caller's engagements of
+        ``engaged_ids`` in 1 Query (``engaged_in_range``).
 
         Capacity for a page of 20: tweets 20 x 1 RRU (consistent: a deleted tweet is never served once
-        its DELETE returned), profiles and engagements 0.5 RRU per key (eventually consistent, found or
-        not). The flags are the one thing read eventually consistent: a like shows as ``liked_by_me``
-        on the liker's own reads once the write has propagated (typically well under a second), and
-        the like's own response carries the new state; strongly consistent they would cost 20 more
-        read units per page, a third of the page."""
-        engagement_keys = [(t, engagement_key(caller)) for t in set(engaged_ids)]
+        its DELETE returned), profiles 0.5 RRU per key (eventually consistent, found or not), the flags
+        0.5 RRU for the page (one Query of the caller's ~100-byte entries in the page's range; one key
+        per tweet would be 10). The flags are eventually consistent: a like shows as ``liked_by_me`` on
+        the liker's own reads once the index has it (typically well under a second), and the like's own
+        response carries the new state. The price is 1 write unit per like or retweet for its index
+        entry: reads outnumber likes many times over."""
+        ids = sorted(set(engaged_ids))
         tweets = Read(TweetRecord, tweet_ids, consistent=True)
         users = Read(UserRecord, user_ids)
-        engagements = Read(EngagementRecord, engagement_keys)
-        batch_get([tweets, users, engagements, *also], executor)
+        # The flags Query goes side by side with the BatchGetItem: the page keeps its round trips.
+        flags = executor.submit(self.engaged_in_range, caller, ids) if executor and ids else None
+        batch_get([tweets, users, *also], executor)
+        engaged, beyond = flags.result() if flags else self.engaged_in_range(caller, ids)
+        if beyond:  # more engagements in the range than one Query returns: the rest by key
+            engaged |= self.engaged(caller, beyond)
         return Hydration(
             tweets={r.tweet_id: r for r in tweets.found},
             users={r.pk: r for r in users.found if r.kind == "profile"},
-            engaged={flag for r in engagements.found for flag in r.flags()},
+            engaged=engaged,
         )
+
+    def engaged_in_range(
+        self, user_id: str, tweet_ids: Sequence[str]
+    ) -> tuple[set[tuple[str, str]], list[str]]:
+        """The user's likes and retweets of ``tweet_ids`` (sorted): 1 Query on GSI ``by_user`` for the
+        user's engagements between the first and the last id (eventually consistent; the summed size of
+        the entries returned, 0.5 read units up to 8 KB). Returns the flags and the ids the Query did not
+        reach (when the user engaged with more than ``FLAGS_QUERY_LIMIT`` tweets in that range)."""
+        if not tweet_ids:
+            return set(), []
+        results = EngagementRecord.by_user.query(
+            user_id,
+            EngagementRecord.tweet_id.between(tweet_ids[0], tweet_ids[-1]),
+            limit=FLAGS_QUERY_LIMIT,
+            page_size=FLAGS_QUERY_LIMIT,
+        )
+        found = list(results)
+        wanted = set(tweet_ids)
+        flags = {flag for r in found if r.tweet_id in wanted for flag in r.flags()}
+        if results.last_evaluated_key is None or not found:
+            return flags, []
+        reached = found[-1].tweet_id
+        return flags, [t for t in tweet_ids if t > reached]
 
     def by_author(self, author_id: str, after: str | None, limit: int) -> tuple[list[TweetRecord], bool]:
         """1 Query on GSI by_author, newest first, strictly after the position ``after``."""
