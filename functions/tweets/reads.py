@@ -104,9 +104,9 @@ class TweetReads:
         """One Tweet per entry, or None where the entry must not be shown (original deleted, retweet
         undone, author profile missing).
 
-        Calls: 1 BatchGetItem across three tables (ceil(keys/100) side by side beyond 100 keys): the
-        originals and retweet items (consistent), the authors and retweeters the entries name, and the
-        caller's likes and retweets of the originals (consistent). A users BatchGetItem follows only for
+        Calls: 1 BatchGetItem across two tables (ceil(keys/100) side by side beyond 100 keys): the
+        originals and retweet items (consistent) and the authors and retweeters the entries name; beside
+        it, 1 Query of the caller's likes and retweets of the originals (GSI ``by_user``). A users BatchGetItem follows only for
         authors that no entry named (retweets whose original's author was not known). ``also``: other
         domains' reads carried in the same BatchGetItem (the home timeline's follow edges).
         """
@@ -142,10 +142,10 @@ class TweetReads:
         reread: bool = True,
         also: Sequence[Read] = (),
     ) -> None:
-        """Add to ``known`` what rendering ``entries`` takes, in 1 BatchGetItem across three tables: the
+        """Add to ``known`` what rendering ``entries`` takes, in 1 BatchGetItem across two tables: the
         entries' tweets and retweets and their originals (consistent; skipped with ``reread=False`` when
-        the caller has just read them), the profiles the entries name that were not asked for yet, and
-        the caller's likes and retweets of the originals (consistent)."""
+        the caller has just read them) and the profiles the entries name that were not asked for yet;
+        beside it, 1 Query of the caller's likes and retweets of the originals (``by_user``)."""
         originals = {e.original_id for e in entries}
         tweet_ids = originals | {e.entry_id for e in entries} if reread else set()
         user_ids = {e.author_id for e in entries} | {e.original_author_id or e.author_id for e in entries}
