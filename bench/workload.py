@@ -351,7 +351,13 @@ class StrategyRun:
             checks["tweets"] = len(response.get("tweets", []))
             checks["next_cursor"] = response.get("next_cursor")
             checks["pre_hydration_depth"] = _pre_hydration_depth(sync)
-            checks["queries"] = sum(1 for c in sync.calls if c.operation == "Query")
+            # The flags Query (engagements GSI by_user) is part of hydration, beside its BatchGetItem.
+            checks["queries"] = sum(
+                1 for c in sync.calls if c.operation == "Query" and "engagements" not in c.tables
+            )
+            checks["flag_queries"] = sum(
+                1 for c in sync.calls if c.operation == "Query" and "engagements" in c.tables
+            )
             checks["batch_gets"] = sum(1 for c in sync.calls if c.operation == "BatchGetItem")
             if op.kind != "deep_page":
                 checks.pop("next_cursor")
