@@ -563,7 +563,7 @@ FUNCTIONS: tuple[Function, ...] = (
         tables=(
             _t("tweets", "read", indexes=("by_author",)),
             _t("follows", "read", indexes=("by_follow_time",)),
-            _t("engagements", "read", indexes=("by_user",)),
+            _t("engagements", indexes=("by_user",)),  # the page's flags: its index only
             _t("users", "read"),
             _t("timelines", "read", "write"),
         ),
@@ -639,7 +639,7 @@ FUNCTIONS: tuple[Function, ...] = (
         # Hits are rendered from the tables (a deleted tweet is never shown, counts are current).
         tables=(
             _t("tweets", "read"),
-            _t("engagements", "read", indexes=("by_user",)),
+            _t("engagements", indexes=("by_user",)),  # the hits' flags: its index only
             _t("users", "read"),
             _t("follows", "read"),
         ),

@@ -152,8 +152,9 @@ def engagement_key(user_id: str) -> str:
 
 
 FLAGS_QUERY_LIMIT = 100
-"""Entries one flags Query returns at most (~100 bytes each: 3 read units at worst, 0.5 for a typical
-page). A caller who engaged with more tweets than this within a page's range gets the rest by key."""
+"""Entries one page of the flags Query returns at most (~100 bytes each: 3 read units at worst, 0.5 for
+a typical page). A caller who engaged with more tweets than this within a page's range gets the rest
+from the Query's next pages."""
 
 _FLAG_ATTEMPTS = 4
 """Rounds of an un-like / un-retweet whose guess of the engagement item's other flag was overtaken."""
@@ -300,37 +301,27 @@ class TweetRepository:
         # The flags Query goes side by side with the BatchGetItem: the page keeps its round trips.
         flags = executor.submit(self.engaged_in_range, caller, ids) if executor and ids else None
         batch_get([tweets, users, *also], executor)
-        engaged, beyond = flags.result() if flags else self.engaged_in_range(caller, ids)
-        if beyond:  # more engagements in the range than one Query returns: the rest by key
-            engaged |= self.engaged(caller, beyond)
+        engaged = flags.result() if flags else self.engaged_in_range(caller, ids)
         return Hydration(
             tweets={r.tweet_id: r for r in tweets.found},
             users={r.pk: r for r in users.found if r.kind == "profile"},
             engaged=engaged,
         )
 
-    def engaged_in_range(
-        self, user_id: str, tweet_ids: Sequence[str]
-    ) -> tuple[set[tuple[str, str]], list[str]]:
+    def engaged_in_range(self, user_id: str, tweet_ids: Sequence[str]) -> set[tuple[str, str]]:
         """The user's likes and retweets of ``tweet_ids`` (sorted): 1 Query on GSI ``by_user`` for the
         user's engagements between the first and the last id (eventually consistent; the summed size of
-        the entries returned, 0.5 read units up to 8 KB). Returns the flags and the ids the Query did not
-        reach (when the user engaged with more than ``FLAGS_QUERY_LIMIT`` tweets in that range)."""
+        the entries returned, 0.5 read units up to 8 KB), 1 more page per ``FLAGS_QUERY_LIMIT`` entries
+        (a user who engaged with very many tweets in that range)."""
         if not tweet_ids:
-            return set(), []
+            return set()
+        wanted = set(tweet_ids)
         results = EngagementRecord.by_user.query(
             user_id,
             EngagementRecord.tweet_id.between(tweet_ids[0], tweet_ids[-1]),
-            limit=FLAGS_QUERY_LIMIT,
             page_size=FLAGS_QUERY_LIMIT,
         )
-        found = list(results)
-        wanted = set(tweet_ids)
-        flags = {flag for r in found if r.tweet_id in wanted for flag in r.flags()}
-        if results.last_evaluated_key is None or not found:
-            return flags, []
-        reached = found[-1].tweet_id
-        return flags, [t for t in tweet_ids if t > reached]
+        return {flag for r in results if r.tweet_id in wanted for flag in r.flags()}
 
     def by_author(self, author_id: str, after: str | None, limit: int) -> tuple[list[TweetRecord], bool]:
         """1 Query on GSI by_author, newest first, strictly after the position ``after``."""

@@ -106,9 +106,10 @@ class TweetReads:
 
         Calls: 1 BatchGetItem across two tables (ceil(keys/100) side by side beyond 100 keys): the
         originals and retweet items (consistent) and the authors and retweeters the entries name; beside
-        it, 1 Query of the caller's likes and retweets of the originals (GSI ``by_user``). A users BatchGetItem follows only for
-        authors that no entry named (retweets whose original's author was not known). ``also``: other
-        domains' reads carried in the same BatchGetItem (the home timeline's follow edges).
+        it, 1 Query of the caller's likes and retweets of the originals (GSI ``by_user``). A users
+        BatchGetItem follows only for authors that no entry named (retweets whose original's author was
+        not known). ``also``: other domains' reads carried in the same BatchGetItem (the home
+        timeline's follow edges).
         """
         if not entries and not also:
             return []

@@ -18,6 +18,7 @@ import pytest
 
 from functions.graph.dal import FollowRecord, new_follow
 from functions.timeline.dal import TimelineStore
+from functions.tweets.dal import EngagementRecord, engagement_key
 from functions.users.dal import ClaimRecord, UserRecord, email_key, username_key
 from infra.grants import function_grants
 from infra.resources import SPEC, TableAccess
@@ -147,6 +148,13 @@ def _tour(api: Api, cloud: Any, settle: Callable[[], bool]) -> None:
     settle()
     carol_profile = ok(api.get("/users/me", carol.token))
     assert carol_profile["tweet_count"] == 0, "the purged retweet no longer counts"
+    # A like that landed just after the clean-up (it had read the tweet before the delete): the like
+    # counter finds no tweet to count it on and removes it.
+    late = EngagementRecord(tweet_id=first, sk=engagement_key(carol.user_id), user_id=carol.user_id)
+    late.liked_at = "2026-12-03T00:00:00.000Z"
+    late.save()
+    settle()
+    assert list(EngagementRecord.query(first, consistent_read=True)) == []
     ok(api.delete(f"/users/{alice.user_id}/follow", carol.token))
 
     # An audience above the inline limit goes through the fan-out queue and its worker.

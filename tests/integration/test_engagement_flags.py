@@ -1,5 +1,5 @@
 """A page's liked_by_me / retweeted_by_me: one Query of the caller's engagements in the page's range of
-tweet ids (GSI ``by_user``), exact whatever the range holds, with point reads past the Query's limit.
+tweet ids (GSI ``by_user``), exact whatever the range holds, paging past the Query's page size.
 
 State lives in private copies of the tables (the repository's own writes), read through the repository.
 """
@@ -69,7 +69,7 @@ def test_flags_are_exactly_the_callers_engagements_of_the_page(repo: TweetReposi
     }
 
 
-def test_past_the_querys_limit_the_rest_of_the_range_is_read_by_key(
+def test_past_the_querys_page_size_the_next_pages_are_read(
     repo: TweetRepository, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     ids = _ids(9)
@@ -77,14 +77,12 @@ def test_past_the_querys_limit_the_rest_of_the_range_is_read_by_key(
         _engage(tweet_id, CALLER, like=True)
     monkeypatch.setattr(dal, "FLAGS_QUERY_LIMIT", 4)
 
-    flags, beyond = repo.engaged_in_range(CALLER, ids)
-    assert flags == {(t, LIKE) for t in ids[:4]} and beyond == ids[4:]
-
+    assert repo.engaged_in_range(CALLER, ids) == {(t, LIKE) for t in ids}
     assert repo.hydration([], [], CALLER, ids).engaged == {(t, LIKE) for t in ids}
 
 
 def test_a_caller_with_no_engagements_reads_one_empty_query(repo: TweetRepository) -> None:
     ids = _ids(3)
     _engage(ids[1], OTHER, like=True)
-    assert repo.engaged_in_range(CALLER, ids) == (set(), [])
+    assert repo.engaged_in_range(CALLER, ids) == set()
     assert repo.hydration([], [], CALLER, ids).engaged == set()
