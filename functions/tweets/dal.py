@@ -264,16 +264,6 @@ class TweetRepository:
             return None
         return record if record.kind == "profile" else None
 
-    def engaged(self, user_id: str, tweet_ids: Iterable[str]) -> set[tuple[str, str]]:
-        """Which of ``tweet_ids`` the user liked / retweeted: {(tweet_id, "like"|"retweet")}.
-
-        1 BatchGetItem (eventually consistent) per 100 tweets (one key per tweet).
-        """
-        keys = [(t, engagement_key(user_id)) for t in set(tweet_ids)]
-        if not keys:
-            return set()
-        return {flag for r in EngagementRecord.batch_get(keys) for flag in r.flags()}
-
     def hydration(
         self,
         tweet_ids: Iterable[str],

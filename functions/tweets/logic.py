@@ -171,10 +171,10 @@ class TweetService:
 
     def _original(self, tweet_id: str) -> TweetRecord:
         """The original ``tweet_id`` names (itself, or the one a retweet's ID points at); 404 otherwise."""
-        record = self.repo.get(tweet_id) if is_tweet_id(tweet_id) else None
-        if record is not None and record.is_retweet:
-            record = self.repo.get(str(record.retweet_of))
-        if record is None or record.is_retweet:
+        record = self._existing(tweet_id)
+        if record.is_retweet:
+            record = self._existing(str(record.retweet_of))
+        if record.is_retweet:
             raise NotFound("No such tweet.")
         return record
 
@@ -222,10 +222,7 @@ class TweetService:
     # ---- lists --------------------------------------------------------------------------------------
     def replies(self, caller: str, tweet_id: str, cursor: str | None, limit: int) -> TweetPage:
         """Replies to a tweet, newest first."""
-        parent = self._existing(tweet_id)
-        if parent.is_retweet:
-            parent = self._existing(str(parent.retweet_of))
-        parent_id = parent.tweet_id
+        parent_id = self._original(tweet_id).tweet_id
         return self._page(
             caller, f"replies:{parent_id}", cursor, limit, lambda a, n: self.reads.replies(parent_id, a, n)
         )
