@@ -762,12 +762,23 @@ class PollerGroup:
         while True:
             round_start = time.monotonic()
             self._wait_for_idle_polls(round_start, deadline)
-            busy = [p.name for p in self.pollers if p.last_work_at >= round_start or p.pending]
+            busy = self._busy(round_start)
             if not busy and self._queues_empty():
-                return
+                # The queue counts are not one snapshot: moto computes the visible count before the
+                # in-flight one, so a message whose visibility timeout ends in between is in neither,
+                # and a poller may receive a message between the two. Either way a poll after the
+                # check finds it, so idle means idle once more after the check.
+                checked = time.monotonic()
+                self._wait_for_idle_polls(checked, deadline)
+                busy = self._busy(round_start)
+                if not busy:
+                    return
             if time.monotonic() >= deadline:
                 raise TimeoutError(f"pollers not idle after {timeout}s: {busy or 'messages in flight'}")
             time.sleep(0.02)
+
+    def _busy(self, since: float) -> list[str]:
+        return [p.name for p in self.pollers if p.last_work_at >= since or p.pending]
 
     def wait_idle(self, timeout: float = 10.0) -> bool:
         """Like ``drain`` but return False (and log what is busy) instead of raising on timeout."""

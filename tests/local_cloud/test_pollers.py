@@ -109,6 +109,56 @@ def test_sqs_partial_failure_redelivers_only_the_failed_message(aws: LocalAws, n
     assert handler.events[1]["Records"][0]["attributes"]["ApproximateReceiveCount"] == "2"
 
 
+def test_drain_does_not_trust_one_read_of_the_queue_counts(aws: LocalAws, name: str) -> None:
+    """The visible and in-flight counts are two reads: a failed message coming back into view between
+    them is in neither, and the queue reads empty. Simulated: the first count check after the failure
+    lasts until the message is visible again (the poller's receives in the meantime come back empty, as
+    polls that started before it was visible would) and reports the queue empty. Drain must not return
+    before the message is redelivered."""
+    provisioned, spec, _ = _queue_setup(aws, name)
+    handler = Recorder(lambda event, call: fail_bodies("bad")(event, call) if call == 1 else None)
+    _send(aws, provisioned.queue_urls[name], "good", "bad")
+
+    with PollerGroup(spec, provisioned, aws, handlers={"consumer": handler}, poll_interval=0.05) as group:
+        (poller,) = group.pollers
+        hidden = threading.Event()
+        poller._sqs = _HidingSqs(poller._sqs, hidden)  # type: ignore[attr-defined]
+        counted = group._queues_empty
+        torn: list[bool] = []
+
+        def queues_empty() -> bool:
+            if not handler.events or torn:
+                return counted()
+            torn.append(True)
+            hidden.set()
+            time.sleep(1.3)  # past the 1 s visibility timeout of the failed receive
+            hidden.clear()
+            return True
+
+        group._queues_empty = queues_empty  # type: ignore[method-assign]
+        group.drain(timeout=20)
+        redelivered = handler.bodies()[1:]
+
+    assert torn == [True]
+    assert redelivered == [["bad"]]
+
+
+class _HidingSqs:
+    """An SQS client whose receives find nothing while ``hidden`` is set."""
+
+    def __init__(self, client: Any, hidden: threading.Event) -> None:
+        self._client = client
+        self._hidden = hidden
+
+    def receive_message(self, **kwargs: Any) -> dict[str, Any]:
+        if self._hidden.is_set():
+            return {"Messages": []}
+        return dict(self._client.receive_message(**kwargs))
+
+    def __getattr__(self, name: str) -> Any:
+        return getattr(self._client, name)
+
+
 def test_sqs_message_failing_max_receive_count_times_lands_in_dlq(aws: LocalAws, name: str) -> None:
     provisioned, spec, _ = _queue_setup(aws, name)
     handler = Recorder(fail_bodies("poison"))
