@@ -56,8 +56,8 @@ from tests.support.timeline_state import (
 __all__ = ["private_tables"]  # the autouse fixture: private tables without streams
 
 _CLOUD: list[Any] = []
-_ORDINALS: dict[str, int] = {}
-"""entry id -> its place among the example's posts (reset per example)."""
+_MODEL: list[HomeTimelines] = []
+"""The example running now (its oracle lists the posts in the order they were made)."""
 
 
 @pytest.fixture(autouse=True)
@@ -66,6 +66,7 @@ def _the_cloud(cloud: Any) -> Iterator[None]:
     _CLOUD[:] = [cloud]
     yield
     _CLOUD.clear()
+    _MODEL.clear()
 
 
 @pytest.fixture(autouse=True)
@@ -77,7 +78,7 @@ def _trim_sampling_by_ordinal(monkeypatch: pytest.MonkeyPatch) -> None:
     sample = fanout.sampled_for_trim
 
     def by_ordinal(user_id: str, entry_id: str, every: int) -> bool:
-        return sample(user_id, f"post{_ORDINALS[entry_id]}", every)
+        return sample(user_id, f"post{list(_MODEL[0].oracle.entries).index(entry_id)}", every)
 
     monkeypatch.setattr(fanout, "sampled_for_trim", by_ordinal)
 
@@ -131,7 +132,7 @@ class HomeTimelines(RuleBasedStateMachine):
         tables = (TWEETS, ENGAGEMENTS, USERS_TABLE, FOLLOWS, TIMELINES)
         os.environ.update(private_copies(_CLOUD[0].aws, tables, suffix))
         self.users = [f"u{i}" for i in range(USERS)]
-        _ORDINALS.clear()
+        _MODEL[:] = [self]
         store = TimelineStore()
         for u in self.users:
             UserRecord(pk=u, username=u, email=f"{u}@example.com", created_at=iso_millis(0)).save()
@@ -204,7 +205,6 @@ class HomeTimelines(RuleBasedStateMachine):
     @rule(a=st.integers(0, USERS - 1))
     def post(self, a: int) -> None:
         entry = post(self.users[a], at=self._tick())
-        _ORDINALS[entry.entry_id] = len(_ORDINALS)
         self.oracle.entries[entry.entry_id] = (entry.author_id, None)
         self._stream(f"t:{entry.entry_id}", lambda: self.fan.tweet_posted(entry))
 
@@ -230,7 +230,6 @@ class HomeTimelines(RuleBasedStateMachine):
             return
         original = originals[pick % len(originals)]
         entry = post(self.users[a], retweet_of=original, at=self._tick())
-        _ORDINALS[entry.entry_id] = len(_ORDINALS)
         self.oracle.entries[entry.entry_id] = (entry.author_id, original)
         self._stream(f"t:{entry.entry_id}", lambda: self.fan.tweet_posted(entry))
 
